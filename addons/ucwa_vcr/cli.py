@@ -1,0 +1,139 @@
+"""The `ucwa-vcr` command: runs mitmproxy in-process with ucwa-vcr's addons.
+
+Usage:
+    ucwa-vcr record cassettes/today.yaml            # proxy on 127.0.0.1:8080, records the UCWA session
+    ucwa-vcr replay [cassettes/today.yaml]          # offline; with no cassette, serves the shipped seed
+    ucwa-vcr replay --reverse https://fe1.contoso.com --listen-port 8443
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import DEFAULT_CASSETTE, __version__, make_addons
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    net = parser.add_argument_group("proxy")
+    net.add_argument("--listen-host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1; anything else is reachable from the network)")
+    net.add_argument("--listen-port", type=int, default=8080, help="port to listen on (default 8080)")
+    how = net.add_mutually_exclusive_group()
+    how.add_argument("--reverse", metavar="URL",
+                     help="reverse proxy for this UCWA server (for clients without proxy settings)")
+    how.add_argument("--upstream", metavar="URL", help="send traffic through this upstream (corporate) proxy")
+    net.add_argument("--hosts", metavar="REGEX", help="hosts treated as UCWA (default: recognised by URL)")
+    net.add_argument("--confdir", metavar="DIR", help="mitmproxy's folder for its CA (default ~/.mitmproxy)")
+    net.add_argument("--set", dest="sets", action="append", default=[], metavar="OPTION=VALUE",
+                     help="any mitmproxy or ucwa_ option, as with mitmdump --set (repeatable)")
+    net.add_argument("-q", "--quiet", action="store_true", help="do not print each flow")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `ucwa-vcr`."""
+    parser = argparse.ArgumentParser(
+        prog="ucwa-vcr", description="Record, redact and replay Skype for Business UCWA traffic (mitmproxy addons).")
+    parser.add_argument("--version", action="version", version=f"ucwa-vcr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rec = sub.add_parser("record", help="proxy to a UCWA server and record the session, redacted",
+                         description="Proxy to a UCWA server and write the session into CASSETTE, secrets redacted.")
+    rec.add_argument("cassette", help="cassette file to write (YAML)")
+    rec.add_argument("--record-mode", default="all", choices=("all", "new_episodes", "once"),
+                     help="all: record everything (default); new_episodes: replay what is recorded, record the "
+                          "rest; once: record only if the cassette does not exist yet")
+    rec.add_argument("--meetings-only", action="store_true",
+                     help="record only the onlineMeetings resources, not the whole session")
+    rec.add_argument("--redact-header", action="append", default=[], metavar="NAME", help="extra header to redact")
+    rec.add_argument("--redact-field", action="append", default=[], metavar="NAME",
+                     help="extra form/query/JSON/XML field to redact")
+    _common(rec)
+
+    rep = sub.add_parser("replay", help="answer from a cassette, offline",
+                         description="Answer UCWA requests from CASSETTE without contacting any server.")
+    rep.add_argument("cassette", nargs="?", default=str(DEFAULT_CASSETTE),
+                     help="cassette to replay (default: the shipped myOnlineMeetings seed)")
+    rep.add_argument("--latency", type=int, default=0, metavar="PERCENT",
+                     help="replay recorded durations: 0 at once (default), 100 as recorded")
+    rep.add_argument("--event-hold", type=int, default=30, metavar="SECONDS",
+                     help="hold unrecorded event P-GETs this long, then answer like an idle channel (default 30)")
+    rep.add_argument("--exhausted", default="repeat", choices=("repeat", "miss"),
+                     help="when a request's recorded answers are used up: repeat the last (default) or miss")
+    _common(rep)
+    return parser
+
+
+def options_for(args: argparse.Namespace) -> dict[str, Any]:
+    """mitmproxy option values for parsed arguments."""
+    opts: dict[str, Any] = {"listen_host": args.listen_host, "listen_port": args.listen_port,
+                            "ucwa_cassette": args.cassette}
+    if args.reverse:
+        opts["mode"] = [f"reverse:{args.reverse}"]
+    elif args.upstream:
+        opts["mode"] = [f"upstream:{args.upstream}"]
+    if args.hosts:
+        opts["ucwa_hosts"] = args.hosts
+    if args.confdir:
+        opts["confdir"] = args.confdir
+    if args.quiet:
+        opts["flow_detail"] = 0
+    if args.command == "record":
+        scope = "meetings" if args.meetings_only else "session"
+        opts.update(ucwa_record_mode=args.record_mode, ucwa_record_scope=scope,
+                    ucwa_redact_headers=args.redact_header, ucwa_redact_fields=args.redact_field)
+    else:
+        opts.update(ucwa_record_mode="none", ucwa_latency=args.latency, ucwa_event_hold=args.event_hold,
+                    ucwa_exhausted=args.exhausted)
+    return opts
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _serve(opts: dict[str, Any], sets: Sequence[str]) -> int:
+    from mitmproxy import exceptions, options
+    from mitmproxy.tools.dump import DumpMaster
+
+    logging.getLogger().setLevel(logging.DEBUG)  # as mitmdump does: termlog_verbosity filters what is shown
+    for noisy in ("asyncio", "hpack", "quic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    master = DumpMaster(options.Options(), with_termlog=True, with_dumper=True)
+    master.addons.add(*make_addons())
+    try:
+        master.options.update(**opts)
+        if sets:
+            master.options.set(*sets)
+    except exceptions.OptionsError as e:
+        print(f"ucwa-vcr: {e}", file=sys.stderr)
+        return 2
+    if not _is_loopback(master.options.listen_host):
+        print(f"ucwa-vcr: listening on {master.options.listen_host or 'all addresses'}: "
+              "other machines can reach this proxy", file=sys.stderr)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    await master.run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `ucwa-vcr` console script."""
+    args = build_parser().parse_args(argv)
+    return asyncio.run(_serve(options_for(args), args.sets))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

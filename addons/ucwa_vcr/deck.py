@@ -1,0 +1,224 @@
+"""The tape deck: which cassette is loaded, in which record mode, and its crash-safe writing.
+
+Usage:
+    mitmdump -s addons/ucwa.py --set ucwa_cassette=cassettes/today.yaml --set ucwa_record_mode=none
+
+The replayer and the recorder share one UcwaDeck; it owns the options about the cassette (which file,
+which mode, which hosts are UCWA, what is redacted, how requests match).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mitmproxy import ctx, exceptions, http
+
+from . import store, ucwa
+from .cassette import Cassette, Interaction, Request, Response
+from .match import DEFAULT_MATCHERS, EXHAUSTED, MATCHERS, Matcher
+from .redact import RedactionRules, Redactor, highest_placeholder
+
+logger = logging.getLogger(__name__)
+
+RECORD_MODES = ("once", "new_episodes", "none", "all")
+RECORD_SCOPES = ("session", "meetings")
+_OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_hosts", "ucwa_record_scope", "ucwa_redact_headers",
+            "ucwa_redact_fields", "ucwa_match_on", "ucwa_exhausted")
+
+
+def _message(m: http.Message) -> tuple[list[tuple[str, str]], bytes, bool]:
+    headers = list(m.headers.items(multi=True))
+    try:
+        return headers, m.content or b"", False
+    except ValueError:  # a Content-Encoding that does not decode: keep the wire bytes
+        return headers, m.raw_content or b"", True
+
+
+def request_of(flow: http.HTTPFlow) -> Request:
+    """A copy of a live request in cassette form."""
+    headers, body, raw = _message(flow.request)
+    return Request(method=flow.request.method, url=flow.request.url, headers=headers, body=body, raw=raw)
+
+
+def interaction_of(flow: http.HTTPFlow) -> Interaction:
+    """A copy of a completed live exchange in cassette form (not yet redacted)."""
+    assert flow.response is not None
+    headers, body, raw = _message(flow.response)
+    started = flow.request.timestamp_start
+    ended = flow.response.timestamp_end or flow.response.timestamp_start or started
+    return Interaction(
+        request=request_of(flow),
+        response=Response(status=flow.response.status_code, reason=flow.response.reason, headers=headers,
+                          body=body, raw=raw),
+        started=datetime.fromtimestamp(started, UTC).isoformat(timespec="milliseconds"),
+        duration=max(0.0, ended - started),
+    )
+
+
+class OptionsAddon:
+    """An addon whose bad options give one clear line, at start as well as later.
+
+    mitmproxy logs an OptionsError raised while `-s` loads a script with a traceback; before the proxy
+    runs, the error is logged as one line instead (mitmproxy then exits 1, as with any startup error).
+    Once running, the OptionsError refuses the change as usual.
+    """
+
+    _running = False
+
+    def running(self) -> None:
+        self._running = True
+
+    def configure(self, updated: set[str]) -> None:
+        try:
+            self.apply(updated)
+        except exceptions.OptionsError as e:
+            if self._running:
+                raise
+            logger.error("ucwa-vcr: %s", e)
+
+    def apply(self, updated: set[str]) -> None:
+        """Validate and take up changed options; raise OptionsError naming the option and the value."""
+        raise NotImplementedError
+
+
+class UcwaDeck(OptionsAddon):
+    """Loads the cassette, decides per flow whether to replay or record, and writes what is recorded."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.mode = "once"
+        self.locked = False  # `once` with an existing cassette: nothing new may be recorded
+        self.hosts: re.Pattern[str] | None = None
+        self.meetings_only = False
+        self.matcher = Matcher([])
+        self.redactor = Redactor()
+        self._chunks: list[str] = []
+        self._next_write: asyncio.Future[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    def load(self, loader: object) -> None:
+        add = loader.add_option  # type: ignore[attr-defined]
+        add("ucwa_cassette", str, "", "Cassette file (YAML) to replay from and record into.")
+        add("ucwa_record_mode", str, "once",
+            "once: record if the cassette is new, else replay only; new_episodes: replay what matches, "
+            "record the rest; none: replay only, never contact a server; all: record everything.")
+        add("ucwa_hosts", str, "",
+            "Regex of hosts treated as UCWA; empty: recognise UCWA by its URLs (/ucwa/, /Autodiscover/, "
+            "/WebTicket/, lyncdiscover*); '.*': everything.")
+        add("ucwa_record_scope", str, "session",
+            "session: record the whole UCWA session; meetings: only the onlineMeetings resources.")
+        add("ucwa_redact_headers", Sequence[str], [], "Extra header names whose values are redacted.")
+        add("ucwa_redact_fields", Sequence[str], [],
+            "Extra form, query, JSON and XML field names whose values are redacted.")
+        add("ucwa_match_on", Sequence[str], list(DEFAULT_MATCHERS),
+            f"Request features that must be equal to replay a recorded answer: {', '.join(MATCHERS)}.")
+        add("ucwa_exhausted", str, "repeat",
+            "When the recorded answers to a request are used up: repeat the last one, or miss.")
+
+    def apply(self, updated: set[str]) -> None:
+        if not updated & set(_OPTIONS):
+            return
+        opts = ctx.options
+        if opts.ucwa_record_mode not in RECORD_MODES:
+            raise exceptions.OptionsError(
+                f"ucwa_record_mode: {opts.ucwa_record_mode!r} is not a record mode; "
+                f"use one of {', '.join(RECORD_MODES)}")
+        if opts.ucwa_record_scope not in RECORD_SCOPES:
+            raise exceptions.OptionsError(
+                f"ucwa_record_scope: {opts.ucwa_record_scope!r} is not a scope; use one of {', '.join(RECORD_SCOPES)}")
+        if opts.ucwa_exhausted not in EXHAUSTED:
+            raise exceptions.OptionsError(
+                f"ucwa_exhausted: {opts.ucwa_exhausted!r} is not a policy; use one of {', '.join(EXHAUSTED)}")
+        bad = [m for m in opts.ucwa_match_on if m not in MATCHERS]
+        if bad:
+            raise exceptions.OptionsError(
+                f"ucwa_match_on: {bad[0]!r} is not a matcher; use some of {', '.join(MATCHERS)}")
+        try:
+            self.hosts = re.compile(opts.ucwa_hosts) if opts.ucwa_hosts else None
+        except re.error as e:
+            raise exceptions.OptionsError(f"ucwa_hosts: {opts.ucwa_hosts!r} is not a regex: {e}") from None
+        self.mode = opts.ucwa_record_mode
+        self.meetings_only = opts.ucwa_record_scope == "meetings"
+        rules = RedactionRules.with_extra(opts.ucwa_redact_headers, opts.ucwa_redact_fields)
+        self._open(opts.ucwa_cassette, rules, opts.ucwa_match_on, opts.ucwa_exhausted)
+        if self.mode != "all":
+            # Replayed flows must never open a server connection: connect only when a request goes out,
+            # and in offline modes do not look up upstream certificates either.
+            ctx.options.update(connection_strategy="lazy")
+            if self.offline:
+                ctx.options.update(upstream_cert=False)
+
+    def _open(self, path: str, rules: RedactionRules, match_on: Sequence[str], exhausted: str) -> None:
+        cassette = Cassette()
+        self.path = Path(path).expanduser() if path else None
+        if self.path is not None:
+            try:
+                if self.path.exists():
+                    cassette = store.load(self.path)
+                if self.mode != "none":
+                    store.check_writable(self.path)
+            except store.StoreError as e:
+                raise exceptions.OptionsError(f"ucwa_cassette: {e}") from None
+        elif self.mode != "none":
+            raise exceptions.OptionsError(
+                f"ucwa_cassette: record mode {self.mode!r} needs a cassette file to write; "
+                "set ucwa_cassette=PATH (or use ucwa_record_mode=none)")
+        self.locked = self.mode == "once" and bool(cassette.interactions)
+        self.matcher = Matcher(cassette.interactions, match_on, exhausted)
+        self.redactor = Redactor(rules, start=highest_placeholder(cassette) + 1)
+        self._chunks = [store.dump_interaction(i) for i in cassette.interactions]
+        logger.info("ucwa-vcr: %s, mode %s, %d interactions", self.path or "no cassette", self.mode,
+                    len(cassette.interactions))
+
+    @property
+    def offline(self) -> bool:
+        """Whether no request may reach a server."""
+        return self.mode == "none" or self.locked
+
+    def replays(self) -> bool:
+        """Whether requests are answered from the cassette at all."""
+        return self.mode != "all"
+
+    def is_ucwa(self, flow: http.HTTPFlow) -> bool:
+        """Whether a flow is UCWA traffic (by `ucwa_hosts`, or by the protocol's URLs)."""
+        if self.hosts is not None:
+            return bool(self.hosts.search(flow.request.pretty_host))
+        return ucwa.is_ucwa(flow.request.pretty_host, flow.request.path)
+
+    def should_record(self, flow: http.HTTPFlow) -> bool:
+        """Whether a completed flow from a server belongs in the cassette."""
+        if self.path is None or self.offline or not self.is_ucwa(flow):
+            return False
+        return not self.meetings_only or ucwa.is_online_meetings(flow.request.path)
+
+    async def record(self, interaction: Interaction) -> None:
+        """Redact an exchange, add it to the cassette, and return once the cassette on disk holds it."""
+        clean = self.redactor.interaction(interaction)
+        self.matcher.add(clean)
+        self._chunks.append(store.dump_interaction(clean))
+        if self._next_write is None:
+            self._next_write = asyncio.get_running_loop().create_future()
+        written = self._next_write
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+        await asyncio.shield(written)
+
+    async def _write(self) -> None:
+        # One writer at a time; exchanges recorded during a write are all covered by the next one.
+        assert self.path is not None  # should_record() never lets a flow through without a cassette
+        while self._next_write is not None:
+            written, self._next_write = self._next_write, None
+            try:
+                await asyncio.to_thread(store.write_atomic, self.path, store.render(self._chunks))
+            except OSError as e:
+                logger.error("ucwa-vcr: cannot write %s: %s (retried with the next exchange)", self.path, e)
+            written.set_result(None)
+
+    async def done(self) -> None:
+        if self._writer is not None:
+            await self._writer

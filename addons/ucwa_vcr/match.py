@@ -1,0 +1,172 @@
+"""Matching live requests against recorded ones, and explaining a miss.
+
+Each request is reduced to normalised features (one per matcher). Recorded interactions are indexed by
+the tuple of the features in use, so a look-up costs the same for ten interactions or a hundred thousand;
+identical requests are answered in recorded order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from lxml import etree
+
+from .cassette import Interaction, Request, header
+from .redact import Redactor
+from .ucwa import EVENT_TUNING_PARAMS, is_events, normalise_path, representation
+
+MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "body")
+DEFAULT_MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept")
+EXHAUSTED = ("repeat", "miss")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_XML_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+
+
+def canonical_body(content_type: str, body: bytes) -> str:
+    """The meaning of a body: canonical JSON, C14N XML, sorted form fields, else the text itself."""
+    ctype = content_type.lower()
+    try:
+        if "json" in ctype:
+            return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+        if "xml" in ctype:
+            return etree.tostring(etree.fromstring(body, _XML_PARSER), method="c14n").decode("utf-8")
+        if "x-www-form-urlencoded" in ctype:
+            return urlencode(sorted(parse_qsl(body.decode("utf-8"), keep_blank_values=True)))
+    except (ValueError, etree.LxmlError):
+        pass  # a body that does not parse as its type says is compared as it is
+    return body.decode("utf-8", "replace")
+
+
+def features(request: Request, redactor: Redactor, on: Sequence[str] = MATCHERS) -> dict[str, str]:
+    """The normalised value of each matcher in `on` for a request (secrets canonicalised first)."""
+    url = urlsplit(redactor.text(request.url))
+    path = normalise_path(url.path or "/")
+    out: dict[str, str] = {}
+    for name in on:
+        if name == "method":
+            out[name] = request.method.upper()
+        elif name == "scheme":
+            out[name] = url.scheme.lower()
+        elif name == "host":
+            out[name] = (url.hostname or "").lower()
+        elif name == "port":
+            out[name] = str(url.port) if url.port else _DEFAULT_PORTS.get(url.scheme.lower(), "")
+        elif name == "path":
+            out[name] = path
+        elif name == "query":
+            pairs = parse_qsl(url.query, keep_blank_values=True)
+            if is_events(path):
+                pairs = [(k, v) for k, v in pairs if k.lower() not in EVENT_TUNING_PARAMS]
+            out[name] = urlencode(sorted(pairs))
+        elif name == "accept":
+            out[name] = representation(header(request.headers, "accept"))
+        elif name == "body":
+            out[name] = canonical_body(request.content_type, redactor.body(request.body))
+    return out
+
+
+@dataclass
+class Near:
+    """A recorded request close to a missed one, and what differed per matcher."""
+
+    position: int
+    interaction: Interaction
+    differences: dict[str, tuple[str, str]]  # matcher -> (recorded, live)
+
+
+@dataclass
+class Miss:
+    """Why a request got no recorded answer."""
+
+    request: Request
+    exhausted: int = 0  # > 0: that many identical requests were recorded and all have been answered
+    near: list[Near] = field(default_factory=list)
+
+    def explain(self) -> str:
+        """A human-readable explanation, several lines."""
+        lines = [f"ucwa-vcr: no recorded answer for {self.request.method} {self.request.url}"]
+        if self.exhausted:
+            lines.append(f"  all {self.exhausted} recorded answers to this request were already used")
+        elif not self.near:
+            lines.append("  the cassette holds no interactions")
+        for near in self.near:
+            recorded = near.interaction.request
+            lines.append(f"  closest #{near.position}: {recorded.method} {recorded.url}")
+            for name, (was, got) in near.differences.items():
+                lines.append(f"    {name}: recorded {was!r}, got {got!r}")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """One line fit for an HTTP header."""
+        if self.exhausted:
+            return f"recorded answers used up ({self.exhausted})"
+        if not self.near:
+            return "empty cassette"
+        near = self.near[0]
+        diffs = ", ".join(f"{k}: {v[0]!r} != {v[1]!r}" for k, v in near.differences.items())
+        return f"closest #{near.position} differs in {diffs}"[:900]
+
+
+class Matcher:
+    """Answers requests from a list of interactions, in recorded order per distinct request."""
+
+    def __init__(self, interactions: Sequence[Interaction], on: Sequence[str] = DEFAULT_MATCHERS,
+                 exhausted: str = "repeat", redactor: Redactor | None = None) -> None:
+        unknown = [m for m in on if m not in MATCHERS]
+        if unknown:
+            raise ValueError(f"unknown matcher {unknown[0]!r}; choose from {', '.join(MATCHERS)}")
+        if exhausted not in EXHAUSTED:
+            raise ValueError(f"unknown exhausted policy {exhausted!r}; choose from {', '.join(EXHAUSTED)}")
+        self.on = tuple(on)
+        self.exhausted = exhausted
+        self.redactor = redactor or Redactor(canonical=True)
+        self.interactions = list(interactions)
+        self._by_key: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        self._used: dict[tuple[str, ...], int] = defaultdict(int)
+        for position, interaction in enumerate(self.interactions):
+            self._by_key[self._key(interaction.request)].append(position)
+
+    def _key(self, request: Request) -> tuple[str, ...]:
+        values = features(request, self.redactor, self.on)
+        return tuple(values[m] for m in self.on)
+
+    def add(self, interaction: Interaction) -> None:
+        """Make a newly recorded interaction answerable (it counts as already used)."""
+        key = self._key(interaction.request)
+        self.interactions.append(interaction)
+        self._by_key[key].append(len(self.interactions) - 1)
+        self._used[key] += 1
+
+    def match(self, request: Request, explain: bool = True) -> Interaction | Miss:
+        """The next recorded answer for `request`, or a Miss saying (when `explain`) why there is none."""
+        key = self._key(request)
+        positions = self._by_key.get(key)
+        if positions:
+            used = self._used[key]
+            if used < len(positions):
+                self._used[key] = used + 1
+                return self.interactions[positions[used]]
+            if self.exhausted == "repeat":
+                return self.interactions[positions[-1]]
+            return Miss(request, exhausted=len(positions))
+        return Miss(request, near=self.nearest(request) if explain else [])
+
+    def nearest(self, request: Request, count: int = 3) -> list[Near]:
+        """The recorded requests that differ from `request` in the fewest matchers (a scan: misses only)."""
+        live = features(request, self.redactor, self.on)
+        scored: list[tuple[int, int, Near]] = []
+        seen: set[tuple[str, ...]] = set()
+        for key, positions in self._by_key.items():
+            if key in seen:
+                continue
+            seen.add(key)
+            diffs = {m: (was, live[m]) for m, was in zip(self.on, key, strict=True) if was != live[m]}
+            weight = sum(2 if m in ("method", "path") else 1 for m in diffs)
+            position = positions[0]
+            scored.append((weight, position, Near(position, self.interactions[position], diffs)))
+        scored.sort(key=lambda s: (s[0], s[1]))
+        return [near for _, _, near in scored[:count]]

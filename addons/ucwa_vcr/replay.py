@@ -1,0 +1,117 @@
+"""Replay addon: answers requests from the cassette, and explains those it cannot answer.
+
+Usage:
+    mitmdump -s addons/ucwa.py --set ucwa_cassette=cassettes/today.yaml --set ucwa_record_mode=none \\
+        [--set ucwa_latency=100] [--set ucwa_event_hold=30]
+
+In offline modes a request with no recorded answer gets a UCWA-shaped 500 error whose body lists the
+closest recorded requests and what differed; an unrecorded event-channel P-GET is held (without
+blocking other flows) and then answered like an idle channel, so clients neither spin nor hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from xml.sax.saxutils import quoteattr
+
+from mitmproxy import ctx, exceptions, http
+
+from . import ucwa
+from .cassette import Response
+from .deck import OptionsAddon, UcwaDeck, request_of
+from .match import Miss
+
+logger = logging.getLogger(__name__)
+
+_HOP_BY_HOP = ("transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade")
+MISS_REASON = "ucwa-vcr: no recorded answer"
+
+
+def response_of(recorded: Response, http_version: str) -> http.Response:
+    """A live response giving back the recorded one: its status, reason, headers and body bytes."""
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in recorded.headers
+               if k.lower() not in _HOP_BY_HOP]
+    response = http.Response.make(recorded.status, b"", headers)
+    response.http_version = http_version
+    response.reason = recorded.reason
+    if recorded.raw:
+        response.raw_content = recorded.body
+    else:
+        response.content = recorded.body  # re-applies the recorded Content-Encoding
+    if "content-length" in response.headers or recorded.body:
+        response.headers["content-length"] = str(len(response.raw_content or b""))
+    return response
+
+
+def idle_events(flow: http.HTTPFlow) -> http.Response:
+    """What a server answers when an event channel P-GET times out: only a link to the next one."""
+    path = flow.request.path.partition("?")[0]
+    ack = flow.request.query.get("ack", "1")
+    following = f"{path}?ack={int(ack) + 1 if ack.isdigit() else ack}"
+    if ucwa.representation(flow.request.headers.get("accept", "")) == "xml":
+        body = (f'<?xml version="1.0" encoding="utf-8"?>\n<events href={quoteattr(flow.request.path)} '
+                f'xmlns="{ucwa.UCWA_NS}"><link rel="next" href={quoteattr(following)} /></events>').encode()
+        ctype = "application/xml; charset=utf-8"
+    else:
+        body = json.dumps({"_links": {"self": {"href": flow.request.path}, "next": {"href": following}}}).encode()
+        ctype = "application/json; charset=utf-8"
+    return http.Response.make(200, body, {"Content-Type": ctype})
+
+
+def miss_response(flow: http.HTTPFlow, miss: Miss) -> http.Response:
+    """A UCWA-shaped error (JSON or XML by Accept) carrying the explanation of a miss."""
+    body, ctype = ucwa.error_body("ServiceFailure", "UcwaVcrNoMatch", miss.explain(),
+                                  flow.request.headers.get("accept", ""))
+    response = http.Response.make(500, body, {"Content-Type": ctype, "X-Ucwa-Vcr": "miss",
+                                              "X-Ucwa-Vcr-Diagnosis": miss.summary()})
+    response.reason = MISS_REASON
+    return response
+
+
+class UcwaReplayer(OptionsAddon):
+    """Answers requests from the deck's cassette in every mode but `all`."""
+
+    def __init__(self, deck: UcwaDeck) -> None:
+        self.deck = deck
+
+    def load(self, loader: object) -> None:
+        add = loader.add_option  # type: ignore[attr-defined]
+        add("ucwa_latency", int, 0,
+            "Replay recorded durations, in percent: 0 answers at once, 100 as recorded, 200 twice as slow.")
+        add("ucwa_event_hold", int, 30,
+            "Seconds to hold an unrecorded event-channel P-GET before answering like an idle channel.")
+
+    def apply(self, updated: set[str]) -> None:
+        for name in ("ucwa_latency", "ucwa_event_hold"):
+            if name in updated and getattr(ctx.options, name) < 0:
+                raise exceptions.OptionsError(f"{name}: {getattr(ctx.options, name)} is negative; use 0 or more")
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        deck = self.deck
+        if flow.response is not None or not deck.replays():
+            return
+        if not deck.offline and not deck.is_ucwa(flow):
+            return  # not UCWA: passes through untouched
+        found = deck.matcher.match(request_of(flow), explain=deck.offline)
+        if isinstance(found, Miss):
+            if deck.offline:
+                await self._answer_miss(flow, found)
+            return  # otherwise the request goes to the server and the recorder keeps its answer
+        flow.metadata["ucwa_vcr"] = "replayed"
+        if ctx.options.ucwa_latency:
+            await asyncio.sleep(found.duration * ctx.options.ucwa_latency / 100)
+        flow.response = response_of(found.response, flow.request.http_version)
+
+    async def _answer_miss(self, flow: http.HTTPFlow, miss: Miss) -> None:
+        flow.metadata["ucwa_vcr"] = "miss"
+        if ucwa.is_events(flow.request.path.partition("?")[0]):
+            asked = flow.request.query.get("timeout", "180")
+            hold = min(int(asked) if asked.isdigit() else 180, ctx.options.ucwa_event_hold)
+            logger.info("ucwa-vcr: holding unrecorded event request %s for %d s", flow.request.path, hold)
+            await asyncio.sleep(hold)
+            flow.response = idle_events(flow)
+            return
+        logger.warning("%s", miss.explain())
+        flow.response = miss_response(flow, miss)

@@ -1,0 +1,131 @@
+"""Cassette files: safe YAML loading with one-line errors, readable dumping, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .cassette import VERSION, Cassette, CassetteError, Interaction
+
+SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class StoreError(Exception):
+    """A cassette that cannot be read or written; str() is one line naming the file."""
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Multi-line bodies as literal blocks keep JSON/XML readable in a diff; the emitter falls back
+    # to a quoted style by itself whenever a block could not give the exact string back.
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_interaction(interaction: Interaction) -> str:
+    """One interaction as a YAML sequence item, ready to append under `interactions:`."""
+    return str(yaml.dump([interaction.to_data()], Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=4096))
+
+
+def render(chunks: list[str]) -> str:
+    """The whole cassette text from already dumped interactions."""
+    if not chunks:
+        return f"version: {VERSION}\ninteractions: []\n"
+    return f"version: {VERSION}\ninteractions:\n" + "".join(chunks)
+
+
+def _mark_of(text: str, where: tuple[str | int, ...]) -> int | None:
+    """The 1-based line of the node at `where`, or of its deepest existing parent."""
+    try:
+        node = yaml.compose(text, Loader=SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for step in where:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == step), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse(text: str, name: str) -> Cassette:
+    """Parse cassette text; errors say `name:line: what is wrong`."""
+    try:
+        data: Any = yaml.load(text, Loader=SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if "could not determine a constructor" in str(problem):
+            problem = f"unsupported YAML tag ({problem.split('tag')[-1].strip()}); cassettes are plain data"
+        raise StoreError(f"{name}{line}: {problem}") from None
+    try:
+        return Cassette.from_data(data)
+    except CassetteError as e:
+        place = f" (at {'.'.join(str(p) for p in e.where)})" if e.where else ""
+        raise StoreError(f"{name}:{_mark_of(text, e.where) or 1}: {e.message}{place}") from None
+
+
+def load(path: str | os.PathLike[str]) -> Cassette:
+    """Load a cassette file, or raise StoreError with one line naming the file and the line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StoreError(f"{path}: no such cassette") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StoreError(f"{path}: cannot read: {e}") from None
+    return parse(text, str(path))
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise StoreError now if the cassette could not be written later."""
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise StoreError(f"cannot write cassette {path}: folder {folder} does not exist")
+    if target.is_dir():
+        raise StoreError(f"cannot write cassette {path}: it is a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".check"):
+            pass
+    except OSError as e:
+        raise StoreError(f"cannot write cassette {path}: {e.strerror or e}") from None
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Replace `path` with `text` so that a reader or a crash sees the old or the new file, never half."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(path: str | os.PathLike[str], cassette: Cassette) -> None:
+    """Write a whole cassette atomically."""
+    write_atomic(path, render([dump_interaction(i) for i in cassette.interactions]))

@@ -1,0 +1,118 @@
+"""What ucwa-vcr knows about the UCWA protocol: which traffic is UCWA, URL shapes, error bodies."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+UCWA_NS = "http://schemas.microsoft.com/rtc/2012/03/ucwa"
+
+# Paths served by a UCWA front end (web ticket path case varies between servers).
+UCWA_PATH = re.compile(r"^(/ucwa/|/autodiscover/|/webticket/|//v1/applications/)", re.IGNORECASE)
+DISCOVERY_HOST = re.compile(r"^lyncdiscover", re.IGNORECASE)
+
+# The per-session application id: /ucwa/oauth/v1/applications/<id>/..., /ucwa/v1/..., //v1/... (docs).
+APPLICATION_ID = re.compile(r"(/v1/applications/)([^/?#]+)")
+ONLINE_MEETINGS = re.compile(r"/v1/applications/[^/]+/onlineMeetings(/|$)")
+EVENTS_PATH = re.compile(r"/v1/applications/[^/]+/events$")
+# Event-channel query parameters a client may change freely; `ack` is never one of them.
+EVENT_TUNING_PARAMS = frozenset({"timeout", "low", "medium", "priority"})
+
+
+def is_ucwa(host: str, path: str) -> bool:
+    """Whether a request belongs to a UCWA session by the protocol's own URLs."""
+    return bool(UCWA_PATH.match(path) or DISCOVERY_HOST.match(host))
+
+
+def is_online_meetings(path: str) -> bool:
+    """Whether the path is an onlineMeetings resource (myOnlineMeetings and everything under it)."""
+    return bool(ONLINE_MEETINGS.search(path))
+
+
+def is_events(path: str) -> bool:
+    """Whether the path is an application's event channel."""
+    return bool(EVENTS_PATH.search(path))
+
+
+def normalise_path(path: str) -> str:
+    """The path with the per-session application id replaced, so sessions compare."""
+    return APPLICATION_ID.sub(r"\1{app}", path)
+
+
+def representation(accept: str) -> str:
+    """`json`, `xml` or `` (unspecified) for an Accept header value."""
+    accept = accept.lower()
+    if "json" in accept:
+        return "json"
+    if "xml" in accept:
+        return "xml"
+    return ""
+
+
+@dataclass(frozen=True)
+class UcwaError:
+    """One documented UCWA error: HTTP status, code, subcode and a server-like message."""
+
+    name: str
+    status: int
+    code: str
+    subcode: str | None
+    message: str
+
+
+_CATALOGUE = [
+    # myOnlineMeetings / myOnlineMeeting (myOnlineMeetings_ref.md, myOnlineMeeting_ref.md)
+    ("TooManyOnlineMeetings", 409, "Conflict", "TooManyOnlineMeetings",
+     "Returned when this user has too many online meetings."),
+    ("CallbackChannelError", 500, "ServiceFailure", "CallbackChannelError",
+     "The remote event channel is not reachable."),
+    ("AlreadyExists", 409, "Conflict", "AlreadyExists", "The already exists error."),
+    ("TooManyGroups", 409, "Conflict", "TooManyGroups", "The too many groups error."),
+    ("Conflict", 409, "Conflict", None, "Un-supported Service/Resource/API error."),
+    ("InvalidExchangeServerVersion", 500, "ServiceFailure", "InvalidExchangeServerVersion",
+     "Invalid exchange server version. The exchange mailbox of the server might have moved to an "
+     "unsupported version for the required feature."),
+    ("CannotRedirect", 410, "Gone", "CannotRedirect", "Cannot redirect."),
+    # Events (EventChannelDetails.md)
+    ("PGetReplaced", 409, "Conflict", "PGetReplaced", "The pending GET was replaced by a newer one."),
+    # Generic synchronous errors (GenericSynchronousErrors.md)
+    ("ApplicationNotFound", 404, "NotFound", "ApplicationNotFound", "The application does not exist."),
+    ("ParameterValidationFailure", 400, "BadRequest", "ParameterValidationFailure",
+     "One or more parameters are invalid."),
+    ("PreconditionFailed", 412, "PreconditionFailed", "PreconditionFailed",
+     "The resource has changed since it was last read."),
+    ("PreconditionRequired", 428, "PreconditionRequired", "PreconditionRequired",
+     "This operation requires an If-Match header."),
+    ("DeserializationFailure", 400, "BadRequest", "DeserializationFailure", "The request body could not be read."),
+    ("EntityTooLarge", 413, "EntityTooLarge", "EntityTooLarge", "The request body is too large."),
+    ("ExchangeServiceFailure", 500, "ServiceFailure", "ExchangeServiceFailure", "The Exchange service failed."),
+    ("InactiveApplicationExpired", 404, "NotFound", "InactiveApplicationExpired",
+     "The application expired after a period of inactivity."),
+    ("MethodNotAllowed", 405, "MethodNotAllowed", "MethodNotAllowed", "The method is not allowed on this resource."),
+    ("MobileApplicationNoLongerAllowed", 403, "Forbidden", "MobileApplicationNoLongerAllowed",
+     "Mobile applications are no longer allowed for this user."),
+    ("ResourceNotFound", 404, "NotFound", "ResourceNotFound", "The resource was not found."),
+    ("ServiceFailure", 500, "ServiceFailure", None, "The service failed."),
+    ("ServiceTimeout", 504, "Timeout", "ServiceTimeout", "The service timed out."),
+    ("TooManyApplications", 409, "Conflict", "TooManyApplications", "The user has too many applications."),
+    ("UnsupportedMediaType", 415, "UnsupportedMediaType", "UnsupportedMediaType",
+     "The content type is not supported."),
+    ("VersionNotSupported", 400, "BadRequest", "VersionNotSupported", "The version is not supported."),
+    ("APIVersionNotSupported", 404, "NotFound", "APIVersionNotSupported", "The API version is not supported."),
+    ("TooManyRequests", 429, "TooManyRequests", None, "Too many outstanding requests."),
+    ("ServiceUnavailable", 503, "ServiceUnavailable", None, "The service is unavailable."),
+]
+ERRORS: dict[str, UcwaError] = {row[0]: UcwaError(*row) for row in _CATALOGUE}
+
+
+def error_body(code: str, subcode: str | None, message: str, accept: str) -> tuple[bytes, str]:
+    """A UCWA error body and its Content-Type, JSON or XML as the request's Accept asks."""
+    if representation(accept) == "xml":
+        sub = f"<subcode>{escape(subcode)}</subcode>" if subcode else ""
+        xml = (f'<?xml version="1.0" encoding="utf-8"?>\n<reason xmlns="{UCWA_NS}"><code>{escape(code)}</code>'
+               f"{sub}<message>{escape(message)}</message></reason>")
+        return xml.encode("utf-8"), "application/xml; charset=utf-8"
+    data = {"code": code, **({"subcode": subcode} if subcode else {}), "message": message}
+    return json.dumps(data).encode("utf-8"), "application/json; charset=utf-8"

@@ -1,0 +1,88 @@
+"""The ucwa-vcr command and mitmdump -s addons/ucwa.py as users run them: replay the seed, refuse bad input."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import BIN, SCRIPT, files_containing, free_port
+from ucwa_client import Client
+from ucwa_vcr import store
+
+SEED_URL = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize(("accept", "needle"), [("application/json", b'"rel" : "myOnlineMeetings"'),
+                                                 ("application/xml", b'<resource rel="myOnlineMeetings"')])
+def test_replay_without_cassette_serves_the_seed_over_https_offline(start_proxy, accept, needle):
+    proxy = start_proxy(cli=["replay", "-q"])
+    seed = next(i for i in store.load(BIN.parent / "../addons/ucwa_vcr/seed.yaml").interactions
+                if ("Accept", accept) in i.request.headers)
+    out = subprocess.run(["curl", "-sS", "--suppress-connect-headers", "-D", "-", "--proxy", proxy.url, "--cacert", str(proxy.ca),
+                          "-H", f"Accept: {accept}", SEED_URL], capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    head, _, body = out.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") or head.startswith(b"HTTP/2 200")
+    assert needle in body and body == seed.response.body
+    assert f"content-length: {len(body)}".encode() in head.lower()
+
+
+def test_bad_record_mode_names_the_valid_ones():
+    out = run(str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-port", str(free_port()),
+              "--set", "ucwa_record_mode=sometimes")
+    assert out.returncode != 0
+    assert "ucwa_record_mode: 'sometimes' is not a record mode; use one of once, new_episodes, none, all" in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_unwritable_cassette_fails_at_start_with_path_and_reason(tmp_path):
+    target = tmp_path / "no-such-folder" / "today.yaml"
+    out = run(str(BIN / "ucwa-vcr"), "record", str(target), "--listen-port", str(free_port()))
+    assert out.returncode != 0
+    assert f"cannot write cassette {target}: folder {target.parent} does not exist" in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_bad_cassette_is_refused_with_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ninteractions:\n- request: !!python/object/apply:os.system ['true']\n")
+    out = run(str(BIN / "ucwa-vcr"), "replay", str(bad), "--listen-port", str(free_port()))
+    assert out.returncode != 0
+    assert f"{bad}:3: unsupported YAML tag" in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_help_lists_the_commands_and_options():
+    out = run(str(BIN / "ucwa-vcr"), "--help")
+    assert out.returncode == 0 and "record" in out.stdout and "replay" in out.stdout
+    out = run(str(BIN / "ucwa-vcr"), "replay", "--help")
+    assert "--reverse" in out.stdout and "--latency" in out.stdout and "seed" in out.stdout
+
+
+def test_cli_record_meetings_only_then_replay(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "meetings.yaml"
+    proxy = start_proxy(cli=["record", str(cassette), "--meetings-only", "-q"])
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    client.call("list", "GET", client.meetings_url)
+    client.call("create", "POST", client.meetings_url, json={"subject": "cli"})
+    proxy.stop()
+    recorded = store.load(cassette).interactions
+    assert [(i.request.method, i.response.status) for i in recorded] == [("GET", 200), ("POST", 201)]
+    assert files_containing(tmp_path, list(canaries.values())) == []
+
+    hits = fake.total_hits
+    replay = start_proxy(cli=["replay", str(cassette), "-q"])
+    answer = replay.session().get(fake.url + client.meetings_url, headers={"Accept": "application/json"}, timeout=10)
+    assert answer.status_code == 200 and answer.content == recorded[0].response.body
+    assert fake.total_hits == hits
+
+
+def test_listening_beyond_loopback_says_so(start_proxy, tmp_path):
+    out = run(str(BIN / "ucwa-vcr"), "replay", "--listen-host", "0.0.0.0", "--listen-port", str(free_port()),
+              "--set", "ucwa_record_mode=bogus")
+    assert "listening on 0.0.0.0: other machines can reach this proxy" in out.stderr

@@ -1,0 +1,89 @@
+"""Matching: UCWA-aware normalisation, recorded order, exhaustion, explanations."""
+
+from __future__ import annotations
+
+import pytest
+from ucwa_vcr.cassette import Interaction, Request, Response
+from ucwa_vcr.match import Matcher, Miss, canonical_body
+
+APP = "https://fe1.contoso.com/ucwa/oauth/v1/applications/10934565897"
+
+
+def rec(url: str, method: str = "GET", accept: str = "application/json", body: bytes = b"", ctype: str = "",
+        status: int = 200) -> Interaction:
+    headers = [("Accept", accept)] + ([("Content-Type", ctype)] if ctype else [])
+    return Interaction(Request(method=method, url=url, headers=headers, body=body), Response(status=status))
+
+
+def req(url: str, **kw) -> Request:
+    return rec(url, **kw).request
+
+
+@pytest.mark.parametrize(("recorded", "live", "matches"), [
+    (f"{APP}/onlineMeetings/myOnlineMeetings", "https://fe1.contoso.com/ucwa/oauth/v1/applications/55/onlineMeetings/myOnlineMeetings", True),
+    ("https://fe1.contoso.com/ucwa/v1/applications/192/me", "https://fe1.contoso.com/ucwa/v1/applications/7/me", True),
+    ("https://fe1.contoso.com//v1/applications/833/x", "https://fe1.contoso.com//v1/applications/834/x", True),
+    (f"{APP}/events?ack=3", f"{APP}/events?ack=3&timeout=900&priority=1", True),
+    (f"{APP}/events?ack=3", f"{APP}/events?ack=4", False),
+    (f"{APP}/me?b=2&a=1", f"{APP}/me?a=1&b=2", True),
+    (f"{APP}/me?timeout=1", f"{APP}/me?timeout=2", False),
+    ("https://fe1.contoso.com/x", "http://fe1.contoso.com/x", False),
+    ("https://fe1.contoso.com/x", "https://fe1.contoso.com:443/x", True),
+    ("https://fe1.contoso.com/x", "https://fe1.contoso.com:4443/x", False),
+    ("https://fe1.contoso.com/x", "https://FE1.contoso.com/x", True),
+    ("https://fe1.contoso.com/x?access_token=live", "https://fe1.contoso.com/x?access_token=REDACTED-3", True),
+])
+def test_url_normalisation(recorded, live, matches):
+    found = Matcher([rec(recorded)]).match(req(live))
+    assert isinstance(found, Interaction) is matches
+
+
+def test_json_and_xml_of_one_resource_never_answer_each_other():
+    m = Matcher([rec(f"{APP}/me", accept="application/xml", status=201), rec(f"{APP}/me", status=202)])
+    assert m.match(req(f"{APP}/me", accept="application/vnd.microsoft.com.ucwa+json")).response.status == 202
+    assert m.match(req(f"{APP}/me", accept="application/vnd.microsoft.com.ucwa+xml")).response.status == 201
+
+
+def test_identical_requests_answered_in_order_then_repeat_or_miss():
+    recorded = [rec(f"{APP}/x", status=200), rec(f"{APP}/x", status=201)]
+    m = Matcher(recorded)
+    assert [m.match(req(f"{APP}/x")).response.status for _ in range(3)] == [200, 201, 201]
+    strict = Matcher(recorded, exhausted="miss")
+    assert [getattr(strict.match(req(f"{APP}/x")), "response", None) is not None for _ in range(3)] == [True, True, False]
+    miss = strict.match(req(f"{APP}/x"))
+    assert isinstance(miss, Miss) and miss.exhausted == 2 and "already used" in miss.explain()
+
+
+@pytest.mark.parametrize(("ctype", "a", "b"), [
+    ("application/json", b'{"a": 1, "b": [1,2]}', b'{"b":[1,2],"a":1}'),
+    ("application/xml", b'<input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa"><property name="a">1</property></input>',
+     b'<?xml version="1.0"?>\n<input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa">\n  <property name="a">1</property>\n</input>'),
+    ("application/x-www-form-urlencoded", b"b=2&a=1", b"a=1&b=2"),
+])
+def test_body_matching_compares_meaning(ctype, a, b):
+    assert canonical_body(ctype, a) == canonical_body(ctype, b)
+    m = Matcher([rec(f"{APP}/x", method="POST", body=a, ctype=ctype)], on=("method", "path", "body"))
+    assert isinstance(m.match(req(f"{APP}/x", method="POST", body=b, ctype=ctype)), Interaction)
+    assert isinstance(m.match(req(f"{APP}/x", method="POST", body=b + b" ", ctype="text/plain")), Miss)
+
+
+def test_live_password_matches_its_placeholder_in_bodies():
+    form = "application/x-www-form-urlencoded"
+    m = Matcher([rec("https://fe1/WebTicket/oauthtoken", method="POST", body=b"grant_type=password&password=REDACTED-2",
+                     ctype=form)], on=("method", "path", "body"))
+    found = m.match(req("https://fe1/WebTicket/oauthtoken", method="POST", body=b"grant_type=password&password=hunter2",
+                        ctype=form))
+    assert isinstance(found, Interaction)
+
+
+def test_miss_names_the_closest_and_what_differed():
+    m = Matcher([rec(f"{APP}/onlineMeetings/myOnlineMeetings"), rec(f"{APP}/me", method="DELETE")])
+    miss = m.match(req(f"{APP}/onlineMeetings/myOnlineMeetings", accept="application/xml"))
+    assert isinstance(miss, Miss)
+    assert miss.near[0].differences == {"accept": ("json", "xml")}
+    assert "closest #0" in miss.explain() and "accept: recorded 'json', got 'xml'" in miss.explain()
+
+
+def test_unknown_matcher_is_refused():
+    with pytest.raises(ValueError, match="unknown matcher 'headers'"):
+        Matcher([], on=("headers",))

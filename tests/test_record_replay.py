@@ -1,0 +1,146 @@
+"""End to end: record a full UCWA session through a real mitmdump, then replay it offline."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+from pathlib import Path
+
+import requests
+import yaml
+from conftest import files_containing
+from lxml import etree
+from ucwa_client import Client, poll_events_in_background
+from ucwa_vcr import store
+
+
+def record_session(start_proxy, fake, canaries, cassette: Path, *sets: str):
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all", *sets)
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    steps = client.full_session()
+    not_ucwa = proxy.session().get(fake.url + "/static/app.js", timeout=10)
+    assert not_ucwa.status_code == 200
+    proxy.stop()
+    return steps
+
+
+def test_record_full_session_is_complete_readable_and_secret_free(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "today.yaml"
+    steps = record_session(start_proxy, fake, canaries, cassette)
+    statuses = {s.name: s.status for s in steps}
+    assert statuses["user-401"] == 401 and statuses["put-no-if-match"] == 428 and statuses["put-stale"] == 412
+    assert statuses["create-json"] == 201 and statuses["delete"] == 204
+
+    loaded = store.load(cassette)
+    assert [i.request.method for i in loaded.interactions] == [s.method for s in steps]
+    assert all("/static/" not in i.request.url for i in loaded.interactions), "non-UCWA traffic was recorded"
+
+    raw = yaml.safe_load(cassette.read_text())
+    assert raw["version"] == 1
+    bodies = [i["response"].get("body") for i in raw["interactions"]]
+    assert "body_base64" not in cassette.read_text(), "text bodies must be stored as text"
+    # JSON and XML bodies are readable text that parses; escapes the server wrote are kept byte for byte.
+    json.loads(bodies[[s.name for s in steps].index("list-json")])
+    etree.fromstring(bodies[[s.name for s in steps].index("list-xml")].encode())
+    assert "\\/ucwa\\/oauth\\/v1\\/applications" in cassette.read_text()
+
+    assert files_containing(tmp_path, list(canaries.values())) == []
+    text = cassette.read_text()
+    assert "Bearer cwt=REDACTED-" in text and "cwt_ucwa=REDACTED-" in text and "password=REDACTED-" in text
+    token_placeholders = {h for i in loaded.interactions for k, h in i.request.headers if k.lower() == "authorization"}
+    assert len(token_placeholders) == 1, "the same token must get the same placeholder everywhere"
+
+
+def test_replay_offline_gives_back_the_recorded_bytes(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "today.yaml"
+    recorded = record_session(start_proxy, fake, canaries, cassette)
+    token = next(json.loads(s.body)["access_token"] for s in recorded if s.name == "token")
+    placeholder = next(json.loads(i.response.body)["access_token"] for i in store.load(cassette).interactions
+                       if "oauthtoken" in i.request.url.lower())
+    hits = fake.total_hits
+
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none")
+    replayed = Client(proxy.session(), fake.discovery_url, "any-other-password").full_session()
+    proxy.stop()
+
+    assert fake.total_hits == hits, "replay contacted the origin"
+    assert [s.name for s in replayed] == [s.name for s in recorded]
+    for was, got in zip(recorded, replayed, strict=True):
+        assert got.status == was.status, was.name
+        assert got.body == was.body.replace(token.encode(), placeholder.encode()), was.name
+    assert replayed[-6].headers["Content-Type"] == recorded[-6].headers["Content-Type"]
+    # the list before and after DELETE are the same request with different recorded answers
+    lists = {s.name: s.body for s in replayed}
+    assert lists["list-json"] != lists["list-after-delete"]
+
+
+def test_replay_miss_is_explained(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "today.yaml"
+    record_session(start_proxy, fake, canaries, cassette)
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none")
+    app = next(i for i in store.load(cassette).interactions if i.response.status == 201).request.url
+    s = proxy.session()
+    r = s.get(app + "/42/onlineMeetings/myOnlineMeetings/M9999", headers={"Accept": "application/xml"}, timeout=10)
+    assert r.status_code == 500 and r.headers["X-Ucwa-Vcr"] == "miss"
+    reason = etree.fromstring(r.content)
+    assert reason.findtext("{http://schemas.microsoft.com/rtc/2012/03/ucwa}code") == "ServiceFailure"
+    message = reason.findtext("{http://schemas.microsoft.com/rtc/2012/03/ucwa}message")
+    assert "closest #" in message and "path: recorded" in message and "accept" in message
+    assert "path" in r.headers["X-Ucwa-Vcr-Diagnosis"]
+    assert "no recorded answer" in proxy.stop()
+
+
+def test_event_channel_long_poll_does_not_block_other_traffic(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "events.yaml"
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all")
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    poll, answers = poll_events_in_background(client, client.events_url)
+    for _ in range(3):
+        client.call("list", "GET", client.meetings_url)
+    assert poll.is_alive() and not answers, "the P-GET is still held by the origin"
+    client.call("create", "POST", client.meetings_url, json={"subject": "wake the channel"})
+    poll.join(30)
+    assert answers and answers[0].status_code == 200 and b"added" in answers[0].content
+    proxy.stop()
+    order = [i.request.url.rsplit("/", 1)[-1] for i in store.load(cassette).interactions]
+    assert order.index("events?ack=1") > order.index("myOnlineMeetings"), order
+
+
+def test_kill_during_recording_leaves_a_valid_cassette(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "crash.yaml"
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all")
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    for _ in range(5):
+        client.call("list", "GET", client.meetings_url)
+    proxy.proc.send_signal(signal.SIGKILL)
+    proxy.proc.wait(10)
+    # every exchange the client saw answered was on disk before the answer left the proxy
+    assert len(store.load(cassette).interactions) == len(client.steps)
+
+
+def test_unrecorded_event_request_is_held_then_answered_idle(start_proxy, tmp_path):
+    cassette = tmp_path / "empty.yaml"
+    cassette.write_text("version: 1\ninteractions: []\n")
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none", "ucwa_event_hold=20")
+    s = proxy.session()
+    app = "http://fe1.contoso.com/ucwa/oauth/v1/applications/123"
+
+    def poll() -> None:
+        with contextlib.suppress(requests.RequestException):  # the proxy stops before the hold ends
+            s.get(app + "/events?ack=9", timeout=60)
+
+    held = threading.Thread(target=poll, daemon=True)
+    held.start()
+    other = s.get(app + "/me", timeout=10)
+    assert other.status_code == 500 and other.headers["X-Ucwa-Vcr"] == "miss"
+    assert held.is_alive(), "the held P-GET must not block other flows, nor be answered in a hot loop"
+    # the client's own timeout (1 s) is shorter than the hold: answered like an idle channel then
+    idle = s.get(app + "/events?ack=7&timeout=1", headers={"Accept": "application/json"}, timeout=30)
+    assert idle.status_code == 200 and idle.json()["_links"]["next"]["href"].endswith("/events?ack=8")
+    xml = s.get(app + "/events?ack=7&timeout=1", headers={"Accept": "application/xml"}, timeout=30)
+    assert etree.fromstring(xml.content).find("{http://schemas.microsoft.com/rtc/2012/03/ucwa}link").get("rel") == "next"
+    assert "holding unrecorded event request" in proxy.stop()

@@ -1,0 +1,70 @@
+"""Cassette files: exact bytes round-trip, readable text, one-line errors for bad files."""
+
+from __future__ import annotations
+
+import pytest
+from ucwa_vcr import store
+from ucwa_vcr.cassette import Cassette, Interaction, Request, Response
+
+BODIES = [
+    (b'{"expirationTime":"\\/Date(1436925247778)\\/","d":"We\\u0027ll"}', "application/json"),
+    (b'{\n "a" : 1,\n "trailing" : "spaces   "   \n}\n', "application/json; charset=utf-8"),
+    (b"<?xml version=\"1.0\"?>\r\n<resource rel=\"x\">\r\n<property name=\"d\">We&amp;#39;ll</property></resource>",
+     "application/xml"),
+    (b"grant_type=password&username=a%40b&password=REDACTED-1", "application/x-www-form-urlencoded"),
+    (b"  leading spaces\n\ttabs\n\n\nblank lines\n\n", "text/html"),
+    (b"\x00\x01\xff\xfe binary", "application/octet-stream"),
+    (b"caf\xc3\xa9 \xe2\x80\xa8 line separator \xc2\x85 nel", "text/plain"),
+    (b"not utf-8 \xff", "application/json"),
+    (b"", "application/json"),
+]
+
+
+@pytest.mark.parametrize(("body", "ctype"), BODIES)
+def test_bodies_round_trip_byte_for_byte(tmp_path, body, ctype):
+    path = tmp_path / "c.yaml"
+    interaction = Interaction(Request(method="POST", url="https://fe1/x", headers=[("Content-Type", ctype)], body=body),
+                              Response(status=200, reason="OK", headers=[("Content-Type", ctype), ("X-Odd", " a:b ")],
+                                       body=body), started="2026-01-01T00:00:00.000+00:00", duration=0.25)
+    store.save(path, Cassette([interaction]))
+    loaded = store.load(path).interactions[0]
+    assert loaded == interaction
+
+
+def test_text_bodies_are_readable_and_binary_is_base64(tmp_path):
+    path = tmp_path / "c.yaml"
+    json_body = b'{\n "rel" : "myOnlineMeetings"\n}'
+    store.save(path, Cassette([
+        Interaction(Request(url="https://fe1/a"), Response(headers=[("Content-Type", "application/json")], body=json_body)),
+        Interaction(Request(url="https://fe1/b"), Response(headers=[("Content-Type", "image/png")], body=b"\x89PNG")),
+    ]))
+    text = path.read_text()
+    assert '    body: |-\n      {\n       "rel" : "myOnlineMeetings"\n      }' in text
+    assert "body_base64: iVBORw==" in text
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("version: 1\ninteractions:\n- request: {method: GET, url: 'http://x/'\n", "c.yaml:4: "),
+    ("version: 7\ninteractions: []\n", "c.yaml:1: unknown cassette version 7"),
+    ("interactions: []\n", "c.yaml:1: no 'version' key"),
+    ("version: 1\ninteractions:\n- request: {method: GET, url: 'http://x/'}\n", "c.yaml:3: interaction has no response"),
+    ("version: 1\ninteractions:\n- request: {method: GET}\n  response: {status: 200}\n", "c.yaml:3: request has no url"),
+    ("version: 1\ninteractions:\n- request: {method: GET, url: 'http://x/'}\n  response:\n    status: OK\n",
+     "c.yaml:5: response status must be an HTTP status code, not 'OK'"),
+    ("version: 1\ninteractions: !!python/object/apply:os.system ['echo pwned']\n", "c.yaml:2: unsupported YAML tag"),
+])
+def test_bad_cassettes_are_refused_with_file_and_line(tmp_path, content, expected):
+    path = tmp_path / "c.yaml"
+    path.write_text(content)
+    with pytest.raises(store.StoreError) as e:
+        store.load(path)
+    message = str(e.value)
+    assert message.startswith(str(tmp_path / expected[: expected.index(":")]) + expected[expected.index(":"):]), message
+    assert "\n" not in message
+
+
+def test_unwritable_cassette_is_refused_before_recording(tmp_path):
+    with pytest.raises(store.StoreError, match="folder .*missing does not exist"):
+        store.check_writable(tmp_path / "missing" / "c.yaml")
+    with pytest.raises(store.StoreError, match="it is a folder"):
+        store.check_writable(tmp_path)
