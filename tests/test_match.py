@@ -71,7 +71,7 @@ def test_live_password_matches_its_placeholder_in_bodies():
     form = "application/x-www-form-urlencoded"
     m = Matcher([rec("https://fe1/WebTicket/oauthtoken", method="POST", body=b"grant_type=password&password=REDACTED-2",
                      ctype=form)], on=("method", "path", "body"))
-    found = m.match(req("https://fe1/WebTicket/oauthtoken", method="POST", body=b"grant_type=password&password=hunter2",
+    found = m.match(req("https://fe1/WebTicket/oauthtoken", method="POST", body=b"grant_type=password&password=live-test-password",
                         ctype=form))
     assert isinstance(found, Interaction)
 
