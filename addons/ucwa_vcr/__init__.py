@@ -11,10 +11,15 @@ DEFAULT_CASSETTE = Path(__file__).with_name("seed.yaml")
 
 
 def make_addons() -> list[object]:
-    """The addons in hook order: the deck, then replay (answers requests), then record (keeps responses)."""
+    """The addons in hook order.
+
+    Requests: faults first (an injected answer wins), then replay. Responses: the recorder keeps the real
+    answer before faults may patch or break it.
+    """
     from .deck import UcwaDeck
+    from .faults import UcwaFaults
     from .record import UcwaRecorder
     from .replay import UcwaReplayer
 
     deck = UcwaDeck()
-    return [deck, UcwaReplayer(deck), UcwaRecorder(deck)]
+    return [deck, UcwaRecorder(deck), UcwaFaults(), UcwaReplayer(deck)]

@@ -4,6 +4,7 @@ Usage:
     ucwa-vcr record cassettes/today.yaml            # proxy on 127.0.0.1:8080, records the UCWA session
     ucwa-vcr replay [cassettes/today.yaml]          # offline; with no cassette, serves the shipped seed
     ucwa-vcr replay --reverse https://fe1.contoso.com --listen-port 8443
+    ucwa-vcr replay today.yaml --faults faults.yaml --inject 'POST myOnlineMeetings$=TooManyOnlineMeetings'
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--set", dest="sets", action="append", default=[], metavar="OPTION=VALUE",
                      help="any mitmproxy or ucwa_ option, as with mitmdump --set (repeatable)")
     net.add_argument("-q", "--quiet", action="store_true", help="do not print each flow")
+    mutate = parser.add_argument_group("faults")
+    mutate.add_argument("--faults", metavar="FILE", help="fault rules file (YAML): UCWA errors, delays, broken answers")
+    mutate.add_argument("--inject", action="append", default=[], metavar="'METHOD PATH=ERROR'",
+                        help="inject a documented UCWA error or a transport fault, e.g. "
+                             "'POST myOnlineMeetings$=TooManyOnlineMeetings' (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +90,10 @@ def options_for(args: argparse.Namespace) -> dict[str, Any]:
         opts["confdir"] = args.confdir
     if args.quiet:
         opts["flow_detail"] = 0
+    if args.faults:
+        opts["ucwa_faults"] = args.faults
+    if args.inject:
+        opts["ucwa_inject"] = args.inject
     if args.command == "record":
         scope = "meetings" if args.meetings_only else "session"
         opts.update(ucwa_record_mode=args.record_mode, ucwa_record_scope=scope,

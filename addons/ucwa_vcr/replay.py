@@ -90,7 +90,7 @@ class UcwaReplayer(OptionsAddon):
 
     async def request(self, flow: http.HTTPFlow) -> None:
         deck = self.deck
-        if flow.response is not None or not deck.replays():
+        if flow.response is not None or flow.error is not None or not deck.replays():
             return
         if not deck.offline and not deck.is_ucwa(flow):
             return  # not UCWA: passes through untouched

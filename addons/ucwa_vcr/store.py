@@ -67,10 +67,10 @@ def _mark_of(text: str, where: tuple[str | int, ...]) -> int | None:
     return line
 
 
-def parse(text: str, name: str) -> Cassette:
-    """Parse cassette text; errors say `name:line: what is wrong`."""
+def load_yaml(text: str, name: str) -> Any:
+    """Plain data from YAML text with the safe loader; errors say `name:line: what is wrong`."""
     try:
-        data: Any = yaml.load(text, Loader=SafeLoader)
+        return yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -78,6 +78,11 @@ def parse(text: str, name: str) -> Cassette:
         if "could not determine a constructor" in str(problem):
             problem = f"unsupported YAML tag ({problem.split('tag')[-1].strip()}); cassettes are plain data"
         raise StoreError(f"{name}{line}: {problem}") from None
+
+
+def parse(text: str, name: str) -> Cassette:
+    """Parse cassette text; errors say `name:line: what is wrong`."""
+    data = load_yaml(text, name)
     try:
         return Cassette.from_data(data)
     except CassetteError as e:
@@ -85,15 +90,19 @@ def parse(text: str, name: str) -> Cassette:
         raise StoreError(f"{name}:{_mark_of(text, e.where) or 1}: {e.message}{place}") from None
 
 
-def load(path: str | os.PathLike[str]) -> Cassette:
-    """Load a cassette file, or raise StoreError with one line naming the file and the line."""
+def read_text(path: str | os.PathLike[str], what: str = "cassette") -> str:
+    """A file's text, or StoreError with one line naming the file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise StoreError(f"{path}: no such cassette") from None
+        raise StoreError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StoreError(f"{path}: cannot read: {e}") from None
-    return parse(text, str(path))
+
+
+def load(path: str | os.PathLike[str]) -> Cassette:
+    """Load a cassette file, or raise StoreError with one line naming the file and the line."""
+    return parse(read_text(path), str(path))
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:

@@ -1,0 +1,278 @@
+"""Fault rules: parsing and validating the rules file, and deciding which rule fires for a request.
+
+Pure: no mitmproxy here. The rules file (YAML):
+
+    seed: 7                                   # optional: makes `probability` repeatable
+    faults:
+      - match: {method: POST, path: 'myOnlineMeetings$', headers: {Accept: xml}, body: subject}
+        after: 2                              # skip the first 2 matching requests
+        times: 1                              # then fire once (default: every time)
+        probability: 0.5                      # optional
+        error: TooManyOnlineMeetings          # one action: error | respond | transport | patch | delay alone
+        delay: 1.5                            # optional: seconds to wait first (alone: a slow answer)
+
+Actions: `error: <name from the catalogue>`; `respond: {status, reason, headers, body}`;
+`transport: reset | hang | empty | truncate | malformed`; `patch: {set: {/json/pointer: value},
+remove: [/json/pointer], headers: {Name: value}}` applied to the real (recorded or live) answer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .ucwa import ERRORS
+
+TRANSPORTS = ("reset", "hang", "empty", "truncate", "malformed")
+ACTIONS = ("error", "respond", "transport", "patch")
+_RULE_KEYS = {"match", "after", "times", "probability", "delay", "name", *ACTIONS}
+_MATCH_KEYS = {"method", "path", "headers", "body"}
+HANG_SECONDS = 300.0  # how long `transport: hang` holds a request when the rule gives no delay
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used; str() names the rule and the field."""
+
+
+def suggest(name: str) -> str:
+    """'; did you mean X or Y?' for an unknown error name, or a pointer to the catalogue."""
+    close = difflib.get_close_matches(name, ERRORS, n=3, cutoff=0.5)
+    if close:
+        return f"; did you mean {' or '.join(close)}?"
+    return f"; known errors: {', '.join(ERRORS)}"
+
+
+@dataclass
+class FaultRule:
+    """One rule: which requests it matches, when it fires, and what it does."""
+
+    label: str
+    method: str | None = None
+    path: re.Pattern[str] | None = None
+    headers: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    body: re.Pattern[str] | None = None
+    after: int = 0
+    times: int | None = None
+    probability: float = 1.0
+    delay: float = 0.0
+    error: str | None = None
+    respond: dict[str, Any] | None = None
+    transport: str | None = None
+    patch: dict[str, Any] | None = None
+    seen: int = 0  # matching requests so far
+    fired: int = 0
+
+    def matches(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether a request meets the rule's `match` conditions (header names case-insensitive)."""
+        if self.method and method.upper() != self.method:
+            return False
+        if self.path and not self.path.search(path):
+            return False
+        lowered = {k.lower(): v for k, v in headers.items()}
+        for name, pattern in self.headers.items():
+            if not pattern.search(lowered.get(name, "")):
+                return False
+        return not self.body or bool(self.body.search(body.decode("utf-8", "replace")))
+
+    def describe(self) -> str:
+        """One line: the rule's conditions and action, as `ucwa.faults.list` shows it."""
+        action = (f"error {self.error}" if self.error else f"transport {self.transport}" if self.transport
+                  else f"respond {self.respond.get('status', 200)}" if self.respond is not None
+                  else "patch" if self.patch is not None else "delay")
+        when = " ".join(p for p in (self.method or "*", self.path.pattern if self.path else "*") if p)
+        extra = "".join([f" after {self.after}" if self.after else "", f" times {self.times}" if self.times else "",
+                         f" p={self.probability}" if self.probability < 1 else "",
+                         f" delay {self.delay}s" if self.delay else ""])
+        return f"{self.label}: {when} -> {action}{extra} (fired {self.fired}/{self.seen})"
+
+
+def _regex(value: Any, where: str) -> re.Pattern[str]:
+    if not isinstance(value, str):
+        raise RuleError(f"{where}: must be a regex string, not {value!r}")
+    try:
+        return re.compile(value)
+    except re.error as e:
+        raise RuleError(f"{where}: {value!r} is not a regex: {e}") from None
+
+
+def _number(value: Any, where: str, low: float, high: float | None = None, integer: bool = False) -> Any:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value < low or (high is not None and value > high):
+        span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise RuleError(f"{where}: {value!r} is not a {'whole ' if integer else ''}number {span}")
+    return value
+
+
+def parse_rule(data: Any, label: str) -> FaultRule:
+    """One rule from its parsed YAML mapping; RuleError names `label` and the field."""
+    if not isinstance(data, dict):
+        raise RuleError(f"{label}: a rule is a mapping with 'match' and one action")
+    unknown = sorted(set(data) - _RULE_KEYS)
+    if unknown:
+        raise RuleError(f"{label}: field {unknown[0]!r} is unknown; use {', '.join(sorted(_RULE_KEYS))}")
+    rule = FaultRule(label=str(data.get("name", label)))
+    match = data.get("match", {})
+    if not isinstance(match, dict):
+        raise RuleError(f"{label}: field 'match' must be a mapping of method, path, headers, body")
+    bad = sorted(set(match) - _MATCH_KEYS)
+    if bad:
+        raise RuleError(f"{label}: field 'match.{bad[0]}' is unknown; use {', '.join(sorted(_MATCH_KEYS))}")
+    if "method" in match:
+        rule.method = str(match["method"]).upper()
+    if "path" in match:
+        rule.path = _regex(match["path"], f"{label}: field 'match.path'")
+    if "body" in match:
+        rule.body = _regex(match["body"], f"{label}: field 'match.body'")
+    headers = match.get("headers", {})
+    if not isinstance(headers, dict):
+        raise RuleError(f"{label}: field 'match.headers' must map header names to regexes")
+    rule.headers = {str(k).lower(): _regex(v, f"{label}: field 'match.headers.{k}'") for k, v in headers.items()}
+    rule.after = _number(data.get("after", 0), f"{label}: field 'after'", 0, integer=True)
+    if "times" in data:
+        rule.times = _number(data["times"], f"{label}: field 'times'", 1, integer=True)
+    rule.probability = float(_number(data.get("probability", 1.0), f"{label}: field 'probability'", 0, 1))
+    rule.delay = float(_number(data.get("delay", 0), f"{label}: field 'delay'", 0))
+    actions = [a for a in ACTIONS if a in data]
+    if len(actions) > 1:
+        raise RuleError(f"{label}: fields {actions[0]!r} and {actions[1]!r} both given; a rule has one action")
+    if not actions and not rule.delay:
+        raise RuleError(f"{label}: no action; give one of error, respond, transport, patch, or a delay")
+    if "error" in data:
+        if data["error"] not in ERRORS:
+            raise RuleError(f"{label}: field 'error': unknown error {data['error']!r}{suggest(str(data['error']))}")
+        rule.error = data["error"]
+    if "transport" in data:
+        if data["transport"] not in TRANSPORTS:
+            raise RuleError(f"{label}: field 'transport': {data['transport']!r} is not one of {', '.join(TRANSPORTS)}")
+        rule.transport = data["transport"]
+    if "respond" in data:
+        rule.respond = _respond(data["respond"], label)
+    if "patch" in data:
+        rule.patch = _patch(data["patch"], label)
+    return rule
+
+
+def _respond(value: Any, label: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RuleError(f"{label}: field 'respond' must be a mapping of status, reason, headers, body")
+    bad = sorted(set(value) - {"status", "reason", "headers", "body"})
+    if bad:
+        raise RuleError(f"{label}: field 'respond.{bad[0]}' is unknown; use status, reason, headers, body")
+    _number(value.get("status", 200), f"{label}: field 'respond.status'", 100, 999, integer=True)
+    if not isinstance(value.get("headers", {}), dict):
+        raise RuleError(f"{label}: field 'respond.headers' must map header names to values")
+    body = value.get("body", "")
+    if not isinstance(body, str | dict | list):
+        raise RuleError(f"{label}: field 'respond.body' must be text, or a mapping/list sent as JSON")
+    return value
+
+
+def _patch(value: Any, label: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not value or set(value) - {"set", "remove", "headers"}:
+        raise RuleError(f"{label}: field 'patch' must be a mapping of set, remove and/or headers")
+    for pointer in [*value.get("set", {}), *value.get("remove", [])]:
+        if not isinstance(pointer, str) or not pointer.startswith("/"):
+            raise RuleError(f"{label}: field 'patch': {pointer!r} is not a JSON pointer (like /subject)")
+    if not isinstance(value.get("headers", {}), dict):
+        raise RuleError(f"{label}: field 'patch.headers' must map header names to values")
+    return value
+
+
+def parse_shorthand(spec: str) -> dict[str, Any]:
+    """`[METHOD ]PATH-REGEX=ACTION` (ACTION: an error name or a transport) as rule data."""
+    where, sep, action = spec.rpartition("=")
+    if not sep or not where.strip() or not action.strip():
+        raise RuleError(f"{spec!r}: write METHOD PATH=ERROR, e.g. 'POST myOnlineMeetings$=TooManyOnlineMeetings'")
+    method, _, path = where.strip().rpartition(" ")
+    match = {"path": path, **({"method": method} if method else {})}
+    action = action.strip()
+    return {"match": match, **({"transport": action} if action in TRANSPORTS else {"error": action})}
+
+
+@dataclass
+class FaultPlan:
+    """The rules in force, in order; the first that fires for a request wins."""
+
+    rules: list[FaultRule] = field(default_factory=list)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self.random = random.Random(self.seed)
+
+    def add(self, rule: FaultRule) -> None:
+        self.rules.append(rule)
+
+    def pick(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> FaultRule | None:
+        """The rule that fires for this request, or None.
+
+        Every rule whose conditions the request meets counts it (so `after: 2` means the third matching
+        request, whatever earlier rules did with the first two); the first eligible one fires.
+        """
+        chosen = None
+        for rule in self.rules:
+            if not rule.matches(method, path, headers, body):
+                continue
+            rule.seen += 1
+            if chosen is not None or rule.seen <= rule.after or (rule.times is not None and rule.fired >= rule.times):
+                continue
+            if rule.probability < 1 and self.random.random() >= rule.probability:
+                continue
+            rule.fired += 1
+            chosen = rule
+        return chosen
+
+
+def load_plan(data: Any, name: str, extra: Sequence[str] = ()) -> FaultPlan:
+    """A plan from a parsed rules file (or None) plus shorthand rules; RuleError says `name: rule N …`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict) or not isinstance(data.get("faults", []), list):
+        raise RuleError(f"{name}: a rules file is a mapping with a 'faults' list")
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise RuleError(f"{name}: field 'seed' must be a whole number, not {seed!r}")
+    plan = FaultPlan(seed=seed)
+    for i, rule in enumerate(data.get("faults", []), 1):
+        plan.add(parse_rule(rule, f"{name}: rule {i}"))
+    for spec in extra:
+        plan.add(parse_rule(parse_shorthand(spec), f"inject {spec!r}"))
+    return plan
+
+
+def apply_patch(body: bytes, patch: Mapping[str, Any]) -> bytes:
+    """A JSON body with `set` pointers assigned and `remove` pointers deleted; non-JSON is returned as is."""
+    if not patch.get("set") and not patch.get("remove"):
+        return body
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    for pointer, value in patch.get("set", {}).items():
+        parent, key = _walk(doc, pointer)
+        if isinstance(parent, list):
+            parent[int(key)] = value
+        elif isinstance(parent, dict):
+            parent[key] = value
+    for pointer in patch.get("remove", []):
+        parent, key = _walk(doc, pointer)
+        if isinstance(parent, list) and key.isdigit() and int(key) < len(parent):
+            del parent[int(key)]
+        elif isinstance(parent, dict):
+            parent.pop(key, None)
+    return json.dumps(doc).encode("utf-8")
+
+
+def _walk(doc: Any, pointer: str) -> tuple[Any, str]:
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    node = doc
+    for part in parts[:-1]:
+        if isinstance(node, list) and part.isdigit():
+            node = node[int(part)] if int(part) < len(node) else {}
+        elif isinstance(node, dict):
+            node = node.setdefault(part, {})
+    return node, parts[-1]

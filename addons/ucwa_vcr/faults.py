@@ -1,0 +1,151 @@
+"""Fault injection addon: documented UCWA errors, explicit answers, delays, broken connections, patches.
+
+Usage:
+    mitmdump -s addons/ucwa.py --set ucwa_cassette=today.yaml --set ucwa_record_mode=none \\
+        --set ucwa_faults=faults.yaml --set 'ucwa_inject=POST myOnlineMeetings$=TooManyOnlineMeetings'
+    # while running (mitmproxy console, mitmweb): ucwa.faults.list | ucwa.faults.add SPEC | ucwa.faults.clear
+
+Works in replay and while recording against a live server. Answers made here are marked
+(`flow.metadata["ucwa_vcr"] = "faulted"`) so the recorder never keeps them as if a server had sent them;
+patches and broken bodies are applied after the recorder has kept the real answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+
+import yaml
+from mitmproxy import command, ctx, exceptions, http
+
+from . import store, ucwa
+from .deck import OptionsAddon
+from .fault_rules import (
+    HANG_SECONDS,
+    FaultPlan,
+    FaultRule,
+    RuleError,
+    apply_patch,
+    load_plan,
+    parse_rule,
+    parse_shorthand,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _respond(rule: FaultRule, accept: str) -> http.Response:
+    if rule.error:
+        err = ucwa.ERRORS[rule.error]
+        body, ctype = ucwa.error_body(err.code, err.subcode, err.message, accept)
+        return http.Response.make(err.status, body, {"Content-Type": ctype})
+    spec = rule.respond or {}
+    content = spec.get("body", "")
+    headers = {str(k): str(v) for k, v in spec.get("headers", {}).items()}
+    if not isinstance(content, str):
+        content = json.dumps(content)
+        headers.setdefault("Content-Type", "application/json; charset=utf-8")
+    response = http.Response.make(int(spec.get("status", 200)), content.encode("utf-8"), headers)
+    if "reason" in spec:
+        response.reason = str(spec["reason"])
+    return response
+
+
+class UcwaFaults(OptionsAddon):
+    """Applies the fault plan: the first rule that fires for a request decides its fate."""
+
+    def __init__(self) -> None:
+        self.plan = FaultPlan()
+        self._after_answer: dict[str, FaultRule] = {}  # flow id -> rule acting on the real answer
+
+    def load(self, loader: object) -> None:
+        add = loader.add_option  # type: ignore[attr-defined]
+        add("ucwa_faults", str, "", "Fault rules file (YAML): UCWA errors, delays, broken connections, patches.")
+        add("ucwa_inject", Sequence[str], [],
+            "Shorthand fault rules, 'METHOD PATH-REGEX=ERROR-OR-TRANSPORT', e.g. "
+            "'POST myOnlineMeetings$=TooManyOnlineMeetings'.")
+
+    def apply(self, updated: set[str]) -> None:
+        if not updated & {"ucwa_faults", "ucwa_inject"}:
+            return
+        path, extra = ctx.options.ucwa_faults, ctx.options.ucwa_inject
+        try:
+            data = store.load_yaml(store.read_text(path, "rules file"), path) if path else None
+            self.plan = load_plan(data, path or "rules", extra)
+        except (store.StoreError, RuleError) as e:
+            option = "ucwa_faults" if path and str(e).startswith(path) else "ucwa_inject"
+            raise exceptions.OptionsError(f"{option}: {e}") from None
+        if self.plan.rules:
+            logger.info("ucwa-vcr: %d fault rules", len(self.plan.rules))
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None or flow.error is not None or not self.plan.rules:
+            return
+        req = flow.request
+        rule = self.plan.pick(req.method, req.path, dict(req.headers), req.raw_content or b"")
+        if rule is None:
+            return
+        logger.info("ucwa-vcr: fault %s on %s %s", rule.label, req.method, req.pretty_url)
+        flow.metadata["ucwa_fault"] = rule.label
+        if rule.transport == "hang":
+            flow.metadata["ucwa_vcr"] = "faulted"
+            await asyncio.sleep(rule.delay or HANG_SECONDS)
+            flow.kill()
+            return
+        if rule.delay:
+            await asyncio.sleep(rule.delay)
+        if rule.transport == "reset":
+            flow.metadata["ucwa_vcr"] = "faulted"
+            flow.kill()
+        elif rule.transport == "empty":
+            flow.metadata["ucwa_vcr"] = "faulted"
+            flow.response = http.Response.make(200, b"", {})
+        elif rule.error or rule.respond is not None:
+            flow.metadata["ucwa_vcr"] = "faulted"
+            flow.response = _respond(rule, req.headers.get("accept", ""))
+        elif rule.transport or rule.patch is not None:
+            self._after_answer[flow.id] = rule
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        rule = self._after_answer.pop(flow.id, None)
+        if rule is None or flow.response is None:
+            return
+        response = flow.response
+        if rule.transport == "truncate":
+            # The head promises the whole body, half of it is sent, then the connection closes.
+            whole = response.raw_content or b""
+            response.headers["content-length"] = str(len(whole))
+            response.headers.pop("transfer-encoding", None)
+            response.headers["connection"] = "close"
+            response.raw_content = whole[: len(whole) // 2]
+        elif rule.transport == "malformed":
+            content = response.get_content(strict=False) or b""
+            response.content = content[: len(content) // 2] if len(content) > 1 else b'{"'
+        elif rule.patch is not None:
+            response.set_content(apply_patch(response.get_content(strict=False) or b"", rule.patch))
+            for name, value in rule.patch.get("headers", {}).items():
+                response.headers[str(name)] = str(value)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._after_answer.pop(flow.id, None)
+
+    @command.command("ucwa.faults.list")
+    def list_faults(self) -> Sequence[str]:
+        """The fault rules in force, in order, with how often each matched and fired."""
+        return [rule.describe() for rule in self.plan.rules]
+
+    @command.command("ucwa.faults.add")
+    def add_fault(self, spec: str) -> None:
+        """Add a rule: shorthand 'POST myOnlineMeetings$=TooManyOnlineMeetings', or a YAML mapping."""
+        try:
+            data = yaml.safe_load(spec) if spec.lstrip().startswith("{") else parse_shorthand(spec)
+            self.plan.add(parse_rule(data, f"added rule {len(self.plan.rules) + 1}"))
+        except (RuleError, yaml.YAMLError) as e:
+            raise exceptions.CommandError(str(e).splitlines()[0]) from None
+
+    @command.command("ucwa.faults.clear")
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self.plan = FaultPlan(seed=self.plan.seed)

@@ -1,0 +1,66 @@
+"""Fault rules: parsing, firing order, seeded probability, patches, and the mitmproxy commands."""
+
+from __future__ import annotations
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons
+from ucwa_vcr.fault_rules import RuleError, apply_patch, load_plan, parse_shorthand
+from ucwa_vcr.faults import UcwaFaults
+
+
+def fire(plan, method="POST", path="/ucwa/oauth/v1/applications/1/onlineMeetings/myOnlineMeetings", headers=None, body=b""):
+    rule = plan.pick(method, path, headers or {}, body)
+    return rule.label if rule else None
+
+
+def test_after_times_and_first_rule_wins():
+    plan = load_plan({"faults": [
+        {"name": "third", "match": {"method": "POST", "path": "myOnlineMeetings$"}, "after": 2, "times": 1, "error": "TooManyOnlineMeetings"},
+        {"name": "any-post", "match": {"method": "post"}, "after": 3, "error": "ServiceFailure"},
+    ]}, "f.yaml")
+    assert [fire(plan) for _ in range(6)] == [None, None, "third", "any-post", "any-post", "any-post"]
+    assert fire(plan, method="GET") is None
+
+
+def test_probability_is_repeatable_with_a_seed():
+    data = {"seed": 42, "faults": [{"match": {"path": "x"}, "probability": 0.5, "error": "Conflict"}]}
+    plans = [load_plan(data, "f"), load_plan(data, "f")]
+    runs = [[fire(plan, path="/x") for _ in range(40)] for plan in plans]
+    assert runs[0] == runs[1]
+    assert 5 < sum(r is not None for r in runs[0]) < 35
+
+
+def test_shorthand():
+    assert parse_shorthand("POST myOnlineMeetings$=TooManyOnlineMeetings") == {
+        "match": {"path": "myOnlineMeetings$", "method": "POST"}, "error": "TooManyOnlineMeetings"}
+    assert parse_shorthand("events=reset") == {"match": {"path": "events"}, "transport": "reset"}
+    with pytest.raises(RuleError, match="write METHOD PATH=ERROR"):
+        parse_shorthand("TooManyOnlineMeetings")
+    with pytest.raises(RuleError, match="did you mean TooManyOnlineMeetings"):
+        load_plan(None, "f", ["POST x=TooManyOnlineMeeting"])
+
+
+@pytest.mark.parametrize(("body", "patch", "expected"), [
+    (b'{"subject":"a","etag":"1"}', {"set": {"/etag": "2"}}, b'{"subject": "a", "etag": "2"}'),
+    (b'{"a":{"b":[1,2,3]}}', {"remove": ["/a/b/1"]}, b'{"a": {"b": [1, 3]}}'),
+    (b'{"a/b":1,"c":2}', {"remove": ["/a~1b", "/missing"]}, b'{"c": 2}'),
+    (b"<resource/>", {"set": {"/x": 1}}, b"<resource/>"),
+    (b'{"keep":"\\/Date(1)\\/"}', {"headers": {"ETag": "x"}}, b'{"keep":"\\/Date(1)\\/"}'),
+])
+def test_apply_patch(body, patch, expected):
+    assert apply_patch(body, patch) == expected
+
+
+async def test_commands_list_add_clear():
+    faults = UcwaFaults()
+    with taddons.context(faults) as tctx:
+        tctx.configure(faults, ucwa_inject=["POST myOnlineMeetings$=TooManyOnlineMeetings"])
+        assert tctx.master.commands.execute("ucwa.faults.list") == [
+            "inject 'POST myOnlineMeetings$=TooManyOnlineMeetings': POST myOnlineMeetings$ -> error TooManyOnlineMeetings (fired 0/0)"]
+        tctx.master.commands.execute("ucwa.faults.add '{match: {path: events}, transport: reset, times: 2}'")
+        assert tctx.master.commands.execute("ucwa.faults.list")[1] == "added rule 2: * events -> transport reset times 2 (fired 0/0)"
+        with pytest.raises(exceptions.CommandError, match="did you mean PGetReplaced"):
+            tctx.master.commands.execute("ucwa.faults.add 'GET events=PGetReplace'")
+        tctx.master.commands.execute("ucwa.faults.clear")
+        assert tctx.master.commands.execute("ucwa.faults.list") == []

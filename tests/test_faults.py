@@ -1,0 +1,193 @@
+"""Fault injection through a real mitmdump / ucwa-vcr and a real client, in JSON and XML."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+
+import pytest
+import requests
+from conftest import BIN, SCRIPT, free_port
+from lxml import etree
+from ucwa_client import Client
+from ucwa_vcr import DEFAULT_CASSETTE, store
+
+MEETINGS = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
+NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
+FORMATS = {"json": "application/json", "xml": "application/xml"}
+SEED_POST = {fmt: next(i for i in store.load(DEFAULT_CASSETTE).interactions
+                       if i.request.method == "POST" and ("Accept", accept) in i.request.headers)
+             for fmt, accept in FORMATS.items()}
+
+
+def error_of(r: requests.Response) -> tuple[str, str | None]:
+    if "xml" in r.headers["Content-Type"]:
+        root = etree.fromstring(r.content)
+        assert root.tag == f"{NS}reason"
+        return root.findtext(f"{NS}code"), root.findtext(f"{NS}subcode")
+    data = r.json()
+    return data["code"], data.get("subcode")
+
+
+@pytest.fixture
+def replay_with(start_proxy, tmp_path):
+    """A replay proxy on the shipped seed cassette with these fault rules."""
+
+    def start(rules: str, *sets: str):
+        path = tmp_path / "faults.yaml"
+        path.write_text(rules)
+        return start_proxy(f"ucwa_cassette={DEFAULT_CASSETTE}", "ucwa_record_mode=none", f"ucwa_faults={path}", *sets)
+
+    return start
+
+
+def post(s: requests.Session, fmt: str, **kw) -> requests.Response:
+    seed = SEED_POST[fmt].request
+    return s.post(MEETINGS, data=seed.body, headers={"Accept": FORMATS[fmt], "Content-Type": FORMATS[fmt]},
+                  timeout=kw.pop("timeout", 20), **kw)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_third_create_answers_409_too_many_online_meetings(replay_with, fmt):
+    proxy = replay_with("faults:\n  - match: {method: POST, path: 'myOnlineMeetings$'}\n"
+                        "    after: 2\n    times: 1\n    error: TooManyOnlineMeetings\n")
+    s = proxy.session()
+    answers = [post(s, fmt) for _ in range(4)]
+    assert [r.status_code for r in answers] == [201, 201, 409, 201]
+    assert answers[0].content == SEED_POST[fmt].response.body
+    assert error_of(answers[2]) == ("Conflict", "TooManyOnlineMeetings")
+    assert FORMATS[fmt] in answers[2].headers["Content-Type"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize(("name", "status", "code", "subcode"), [
+    ("CallbackChannelError", 500, "ServiceFailure", "CallbackChannelError"),
+    ("CannotRedirect", 410, "Gone", "CannotRedirect"),
+    ("PGetReplaced", 409, "Conflict", "PGetReplaced"),
+])
+def test_documented_errors_in_both_formats(replay_with, fmt, name, status, code, subcode):
+    proxy = replay_with(f"faults:\n  - match: {{path: myOnlineMeetings}}\n    error: {name}\n")
+    r = post(proxy.session(), fmt)
+    assert r.status_code == status and error_of(r) == (code, subcode)
+
+
+def test_explicit_answer_header_and_body_conditions(replay_with):
+    proxy = replay_with("faults:\n  - match: {method: POST, headers: {Accept: xml}, body: Quarterly}\n"
+                        "    respond: {status: 503, reason: Busy, headers: {Retry-After: '7'}, body: {code: ServiceUnavailable}}\n")
+    s = proxy.session()
+    assert post(s, "json").status_code == 201  # Accept does not match
+    r = post(s, "xml")
+    assert (r.status_code, r.reason, r.headers["Retry-After"], r.json()) == (503, "Busy", "7", {"code": "ServiceUnavailable"})
+
+
+def test_patch_changes_the_recorded_answer(replay_with):
+    proxy = replay_with("faults:\n  - match: {method: POST}\n"
+                        "    patch: {set: {/subject: Moved, /_links/self/href: /x}, remove: [/joinUrl], headers: {ETag: '\"9\"'}}\n")
+    r = post(proxy.session(), "json")
+    data = r.json()
+    assert r.status_code == 201 and data["subject"] == "Moved" and data["_links"]["self"]["href"] == "/x"
+    assert "joinUrl" not in data and r.headers["ETag"] == '"9"'
+    assert data["onlineMeetingId"] == "IB88RLLY"
+
+
+def test_delay_holds_one_request_without_blocking_others(replay_with):
+    proxy = replay_with("faults:\n  - match: {method: POST}\n    delay: 30\n")
+    s = proxy.session()
+    answers: list[requests.Response] = []
+
+    def slow() -> None:
+        with contextlib.suppress(requests.RequestException):
+            answers.append(post(proxy.session(), "json", timeout=60))
+
+    held = threading.Thread(target=slow, daemon=True)
+    held.start()
+    r = s.get(MEETINGS, headers={"Accept": "application/json"}, timeout=20)
+    assert r.status_code == 200
+    assert held.is_alive() and not answers, "the delayed create is still waiting"
+    assert "fault" in proxy.log
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_transport_faults(replay_with, fmt):
+    proxy = replay_with("faults:\n"
+                        "  - {match: {method: POST}, after: 0, times: 1, transport: reset}\n"
+                        "  - {match: {method: POST}, after: 1, times: 1, transport: empty}\n"
+                        "  - {match: {method: POST}, after: 2, times: 1, transport: malformed}\n"
+                        "  - {match: {method: POST}, after: 3, times: 1, transport: truncate}\n"
+                        "  - {match: {method: POST}, after: 4, times: 1, transport: hang, delay: 30}\n")
+    s = proxy.session()
+    with pytest.raises(requests.ConnectionError):
+        post(s, fmt)
+    empty = post(proxy.session(), fmt)
+    assert empty.status_code == 200 and empty.content == b""
+    malformed = post(proxy.session(), fmt)
+    assert malformed.status_code == 201 and 0 < len(malformed.content) < len(SEED_POST[fmt].response.body)
+    with pytest.raises((ValueError, etree.XMLSyntaxError)):
+        json.loads(malformed.content) if fmt == "json" else etree.fromstring(malformed.content)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        post(proxy.session(), fmt)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        post(proxy.session(), fmt, timeout=2)
+    assert post(proxy.session(), fmt).status_code == 201  # every rule used up: the recorded answer again
+
+
+def test_inject_shorthand_from_the_cli(start_proxy):
+    proxy = start_proxy(cli=["replay", "-q", "--inject", "POST myOnlineMeetings$=TooManyOnlineMeetings",
+                             "--inject", "GET myOnlineMeetings$=InvalidExchangeServerVersion"])
+    s = proxy.session()
+    assert error_of(post(s, "xml")) == ("Conflict", "TooManyOnlineMeetings")
+    r = s.get(MEETINGS, headers={"Accept": "application/json"}, timeout=20)
+    assert r.status_code == 500 and error_of(r) == ("ServiceFailure", "InvalidExchangeServerVersion")
+
+
+def test_faults_while_recording_are_not_recorded(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "live.yaml"
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all",
+                        "ucwa_inject=POST myOnlineMeetings$=CallbackChannelError")
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    hits = fake.total_hits
+    r = client.call("create", "POST", client.meetings_url, json={"subject": "x"})
+    assert r.status_code == 500 and error_of(r) == ("ServiceFailure", "CallbackChannelError")
+    assert fake.total_hits == hits, "an injected error must not reach the server"
+    client.call("list", "GET", client.meetings_url)
+    proxy.stop()
+    recorded = store.load(cassette).interactions
+    assert [i.response.status for i in recorded][-1] == 200
+    assert all(i.response.status != 500 for i in recorded)
+
+
+def test_patched_live_answer_is_recorded_unpatched(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "live.yaml"
+    rules = tmp_path / "faults.yaml"
+    rules.write_text("faults:\n  - match: {method: GET, path: myOnlineMeetings$}\n    patch: {set: {/rel: patched}}\n")
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all", f"ucwa_faults={rules}")
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    assert client.call("list", "GET", client.meetings_url).json()["rel"] == "patched"
+    proxy.stop()
+    assert json.loads(store.load(cassette).interactions[-1].response.body)["rel"] == "myOnlineMeetings"
+
+
+@pytest.mark.parametrize(("rules", "message"), [
+    ("faults:\n  - match: {path: x}\n    error: TooManyMeetings\n",
+     "rule 1: field 'error': unknown error 'TooManyMeetings'; did you mean TooManyOnlineMeetings"),
+    ("faults:\n  - match: {path: x}\n    error: Conflict\n  - match: {path: '('}\n    error: Conflict\n",
+     "rule 2: field 'match.path': '(' is not a regex"),
+    ("faults:\n  - match: {path: x}\n    times: 0\n    error: Conflict\n", "rule 1: field 'times': 0 is not a whole number"),
+    ("faults:\n  - match: {path: x}\n    transport: explode\n", "rule 1: field 'transport': 'explode' is not one of"),
+    ("faults:\n  - match: {path: x}\n", "rule 1: no action"),
+    ("faults: [\n", ":2: "),
+])
+def test_bad_rules_file_is_refused_at_start_with_one_line(tmp_path, rules, message):
+    path = tmp_path / "faults.yaml"
+    path.write_text(rules)
+    import subprocess
+
+    out = subprocess.run([str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-port", str(free_port()),
+                          "--set", f"ucwa_faults={path}"], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    line = next(x for x in out.stdout.splitlines() if "ucwa_faults" in x)
+    assert f"ucwa_faults: {path}" in line and message in line, line
+    assert "Traceback" not in out.stdout + out.stderr
