@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import signal
+import subprocess
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 import yaml
 from conftest import files_containing
 from lxml import etree
 from ucwa_client import Client, poll_events_in_background
-from ucwa_vcr import store
+from ucwa_vcr import DEFAULT_CASSETTE, store
 
 
 def record_session(start_proxy, fake, canaries, cassette: Path, *sets: str):
@@ -144,3 +147,98 @@ def test_unrecorded_event_request_is_held_then_answered_idle(start_proxy, tmp_pa
     xml = s.get(app + "/events?ack=7&timeout=1", headers={"Accept": "application/xml"}, timeout=30)
     assert etree.fromstring(xml.content).find("{http://schemas.microsoft.com/rtc/2012/03/ucwa}link").get("rel") == "next"
     assert "holding unrecorded event request" in proxy.stop()
+
+
+def test_concurrent_flows_are_all_recorded_whole(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "parallel.yaml"
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all")
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    url = fake.url + client.meetings_url
+    subjects = [f"parallel-{n}" for n in range(24)]
+
+    def create(subject: str) -> None:
+        s = proxy.session()
+        r = s.post(url, json={"subject": subject}, headers={"Accept": "application/json", **client.auth}, timeout=30)
+        assert r.status_code in (201, 409)
+
+    threads = [threading.Thread(target=create, args=(s,)) for s in subjects]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    proxy.stop()
+    posts = [i for i in store.load(cassette).interactions if i.request.method == "POST" and "Meetings" in i.request.url]
+    assert sorted(json.loads(i.request.body)["subject"] for i in posts) == sorted(subjects)
+    for i in posts:  # each request is paired with its own answer
+        if i.response.status == 201:
+            assert json.loads(i.response.body)["subject"] == json.loads(i.request.body)["subject"]
+
+
+def test_new_episodes_replays_known_and_records_new(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "episodes.yaml"
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=once")
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    client.call("list", "GET", client.meetings_url)
+    proxy.stop()
+    first = len(store.load(cassette).interactions)
+
+    hits = fake.total_hits
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=new_episodes")
+    again = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    again.sign_in()
+    again.call("list", "GET", again.meetings_url)
+    assert fake.total_hits == hits, "known requests are replayed"
+    again.call("create", "POST", again.meetings_url, json={"subject": "new episode"})
+    assert fake.total_hits == hits + 1, "a new request goes to the server"
+    proxy.stop()
+    interactions = store.load(cassette).interactions
+    assert len(interactions) == first + 1 and interactions[-1].request.method == "POST"
+    text = cassette.read_text()
+    assert canaries["token"] not in text and canaries["password"] not in text
+
+
+def test_once_with_an_existing_cassette_never_records_nor_forwards(start_proxy, fake, tmp_path):
+    cassette = tmp_path / "once.yaml"
+    store.save(cassette, store.load(DEFAULT_CASSETTE))
+    before = cassette.read_bytes()
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=once")
+    r = proxy.session().get(fake.discovery_url, timeout=10)
+    assert r.status_code == 500 and r.headers["X-Ucwa-Vcr"] == "miss"
+    assert fake.total_hits == 0
+    proxy.stop()
+    assert cassette.read_bytes() == before
+
+
+def test_compressed_answers_are_stored_decoded_and_replayed_compressed(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "gzip.yaml"
+    steps = record_session(start_proxy, fake, canaries, cassette)
+    lists = [i for i in store.load(cassette).interactions
+             if i.request.url.endswith("myOnlineMeetings") and i.request.method == "GET"
+             and ("Accept", "application/json") in i.request.headers]
+    gzipped = [i for i in lists if ("Content-Encoding", "gzip") in i.response.headers]
+    assert gzipped and all(i.response.body.lstrip().startswith(b"{") for i in gzipped), "stored decoded, readable"
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none")
+    url = fake.url + urlsplit(gzipped[0].request.url).path
+    for _ in range(lists.index(gzipped[0]) + 1):  # identical requests are answered in recorded order
+        raw = subprocess.run(["curl", "-sS", "--proxy", proxy.url, "-H", "Accept-Encoding: gzip", "-H",
+                              "Accept: application/json", url], capture_output=True, timeout=30).stdout
+    assert gzip.decompress(raw) == gzipped[0].response.body
+    assert any(s.body == gzipped[0].response.body for s in steps)
+
+
+def test_latency_replays_recorded_durations(start_proxy, tmp_path):
+    cassette = tmp_path / "slow.yaml"
+    seed = store.load(DEFAULT_CASSETTE)
+    seed.interactions[0].duration = 60.0
+    store.save(cassette, seed)
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none", "ucwa_latency=100")
+    s = proxy.session()
+    answered: list[int] = []
+    slow = threading.Thread(target=lambda: answered.append(s.get(
+        seed.interactions[0].request.url, headers={"Accept": "application/json"}, timeout=120).status_code), daemon=True)
+    slow.start()
+    fast = proxy.session().get(seed.interactions[1].request.url, headers={"Accept": "application/xml"}, timeout=20)
+    assert fast.status_code == 200
+    assert slow.is_alive() and not answered, "the 60 s recorded exchange is still being replayed slowly"

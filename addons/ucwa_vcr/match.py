@@ -141,8 +141,12 @@ class Matcher:
         self._by_key[key].append(len(self.interactions) - 1)
         self._used[key] += 1
 
-    def match(self, request: Request, explain: bool = True) -> Interaction | Miss:
-        """The next recorded answer for `request`, or a Miss saying (when `explain`) why there is none."""
+    def match(self, request: Request, explain: bool = True, offline: bool = True) -> Interaction | Miss:
+        """The next recorded answer for `request`, or a Miss saying (when `explain`) why there is none.
+
+        Recorded answers that are used up are repeated only `offline` (when the policy says so); while
+        recording, the request goes to the server instead, as in VCR.py.
+        """
         key = self._key(request)
         positions = self._by_key.get(key)
         if positions:
@@ -150,7 +154,7 @@ class Matcher:
             if used < len(positions):
                 self._used[key] = used + 1
                 return self.interactions[positions[used]]
-            if self.exhausted == "repeat":
+            if self.exhausted == "repeat" and offline:
                 return self.interactions[positions[-1]]
             return Miss(request, exhausted=len(positions))
         return Miss(request, near=self.nearest(request) if explain else [])
