@@ -15,6 +15,9 @@ import pytest
 import requests
 from ucwa_vcr.fake_origin import FakeUcwa
 
+pytest_plugins = ["pytester"]
+collect_ignore = ["example_suite"]  # a user's suite: run by test_pytest_plugin.py in its own pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "addons" / "ucwa.py"
 BIN = Path(sys.executable).parent
@@ -51,7 +54,7 @@ class Proxy:
         self.log_path = log
         self.proc = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
-        while "proxy listening" not in self.log:
+        while " listening at " not in self.log:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"proxy did not start:\n{self.log}")
             time.sleep(0.05)
@@ -92,15 +95,15 @@ def start_proxy(tmp_path: Path) -> Iterator:
     """Start `mitmdump -s addons/ucwa.py --set k=v ...` (or `ucwa-vcr ...` with cli=True); stopped after the test."""
     started: list[Proxy] = []
 
-    def start(*sets: str, cli: list[str] | None = None, mode: str | None = None) -> Proxy:
-        port = free_port()
+    def start(*sets: str, cli: list[str] | None = None, port: int | None = None) -> Proxy:
+        port = port or free_port()
         confdir = tmp_path / "mitmproxy"
         if cli is not None:
             argv = [str(BIN / "ucwa-vcr"), *cli, "--listen-port", str(port), "--confdir", str(confdir)]
             argv += [a for s in sets for a in ("--set", s)]
         else:
             argv = [str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-host", "127.0.0.1", "--listen-port", str(port),
-                    "--set", f"confdir={confdir}", *(["--mode", mode] if mode else [])]
+                    "--set", f"confdir={confdir}"]
             argv += [a for s in sets for a in ("--set", s)]
         proxy = Proxy(argv, port, confdir, tmp_path / f"proxy-{len(started)}.log")
         started.append(proxy)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+import requests
 from conftest import BIN, SCRIPT, files_containing, free_port
 from ucwa_client import Client
 from ucwa_vcr import store
@@ -86,3 +87,27 @@ def test_listening_beyond_loopback_says_so(start_proxy, tmp_path):
     out = run(str(BIN / "ucwa-vcr"), "replay", "--listen-host", "0.0.0.0", "--listen-port", str(free_port()),
               "--set", "ucwa_record_mode=bogus")
     assert "listening on 0.0.0.0: other machines can reach this proxy" in out.stderr
+
+
+def test_reverse_mode_for_clients_without_proxy_settings(start_proxy, fake, canaries, tmp_path):
+    """A device that only knows a server address talks to ucwa-vcr as if it were the front end."""
+    cassette = tmp_path / "device.yaml"
+    port = free_port()
+    # keep_host_header: the server builds its absolute links from the Host the device used, i.e. the proxy
+    proxy = start_proxy("keep_host_header=true", cli=["record", str(cassette), "--reverse", fake.url, "-q"], port=port)
+    device = requests.Session()
+    device.trust_env = False
+    discovery = f"http://127.0.0.1:{port}/Autodiscover/AutodiscoverService.svc/root"
+    recorded = Client(device, discovery, canaries["password"])
+    recorded.sign_in()
+    recorded.call("list", "GET", recorded.meetings_url)
+    proxy.stop()
+
+    hits = fake.total_hits
+    proxy = start_proxy("keep_host_header=true", cli=["replay", str(cassette), "--reverse", fake.url, "-q"], port=port)
+    replayed = Client(device, discovery, "another-test-password")
+    replayed.sign_in()
+    replayed.call("list", "GET", replayed.meetings_url)
+    assert fake.total_hits == hits
+    assert [s.status for s in replayed.steps] == [s.status for s in recorded.steps]
+    assert replayed.steps[-1].body == recorded.steps[-1].body

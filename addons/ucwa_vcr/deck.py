@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import addonmanager, exceptions, http, optmanager
 
 from . import store, ucwa
 from .cassette import Cassette, Interaction, Request, Response
-from .match import DEFAULT_MATCHERS, EXHAUSTED, MATCHERS, Matcher
+from .match import DEFAULT_MATCHERS, EXHAUSTED, MATCHERS, Matcher, Miss
 from .redact import RedactionRules, Redactor, highest_placeholder
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,17 @@ class OptionsAddon:
     """
 
     _running = False
+    options: optmanager.OptManager
+
+    def load(self, loader: addonmanager.Loader) -> None:
+        # Options are read from this proxy's own master, never from the global ctx, so that several
+        # masters in one process (a pytest session proxy and mitmproxy's test helpers) do not mix.
+        self.options = loader.master.options
+        self.declare(loader.add_option)
+
+    def declare(self, add: Callable[..., None]) -> None:
+        """Declare the addon's options with `add(name, type, default, help)`."""
+        raise NotImplementedError
 
     def running(self) -> None:
         self._running = True
@@ -98,11 +109,11 @@ class UcwaDeck(OptionsAddon):
         self.matcher = Matcher([])
         self.redactor = Redactor()
         self._chunks: list[str] = []
+        self.misses: list[Miss] = []  # requests answered with a miss since the cassette was loaded
         self._next_write: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
 
-    def load(self, loader: object) -> None:
-        add = loader.add_option  # type: ignore[attr-defined]
+    def declare(self, add: Callable[..., None]) -> None:
         add("ucwa_cassette", str, "", "Cassette file (YAML) to replay from and record into.")
         add("ucwa_record_mode", str, "once",
             "once: record if the cassette is new, else replay only; new_episodes: replay what matches, "
@@ -123,7 +134,7 @@ class UcwaDeck(OptionsAddon):
     def apply(self, updated: set[str]) -> None:
         if not updated & set(_OPTIONS):
             return
-        opts = ctx.options
+        opts = self.options
         if opts.ucwa_record_mode not in RECORD_MODES:
             raise exceptions.OptionsError(
                 f"ucwa_record_mode: {opts.ucwa_record_mode!r} is not a record mode; "
@@ -149,9 +160,9 @@ class UcwaDeck(OptionsAddon):
         if self.mode != "all":
             # Replayed flows must never open a server connection: connect only when a request goes out,
             # and in offline modes do not look up upstream certificates either.
-            ctx.options.update(connection_strategy="lazy")
+            self.options.update(connection_strategy="lazy")
             if self.offline:
-                ctx.options.update(upstream_cert=False)
+                self.options.update(upstream_cert=False)
 
     def _open(self, path: str, rules: RedactionRules, match_on: Sequence[str], exhausted: str) -> None:
         cassette = Cassette()
@@ -169,6 +180,7 @@ class UcwaDeck(OptionsAddon):
                 f"ucwa_cassette: record mode {self.mode!r} needs a cassette file to write; "
                 "set ucwa_cassette=PATH (or use ucwa_record_mode=none)")
         self.locked = self.mode == "once" and bool(cassette.interactions)
+        self.misses = []
         self.matcher = Matcher(cassette.interactions, match_on, exhausted)
         self.redactor = Redactor(rules, start=highest_placeholder(cassette) + 1)
         self._chunks = [store.dump_interaction(i) for i in cassette.interactions]

@@ -34,6 +34,44 @@ APPS = "/ucwa/oauth/v1/applications"
 MEETING_FIELDS = ("accessLevel", "attendees", "automaticLeaderAssignment", "description", "entryExitAnnouncement",
                   "expirationTime", "leaders", "lobbyBypassForPhoneUsers", "phoneUserAdmission", "subject")
 PUT_MARKER = "please pass this in a PUT request"
+PAGE = "/Autodiscover/XFrame/meetings.html"
+# A tiny UCWA web client, served from the UCWA host like Microsoft's XFrame page so that its requests
+# are same-origin. It signs in (password from the URL fragment, which never reaches a server), creates
+# a meeting and lists the meetings into the DOM.
+PAGE_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>loading</title></head>
+<body><h1>My online meetings</h1><ul id="meetings"></ul><p id="status">signing in</p>
+<script>
+async function run() {
+  const args = new URLSearchParams(location.hash.slice(1));
+  const json = {Accept: "application/json"};
+  const root = await (await fetch("/Autodiscover/AutodiscoverService.svc/root", {headers: json})).json();
+  const userUrl = root._links.user.href;
+  const challenge = (await fetch(userUrl, {headers: json})).headers.get("WWW-Authenticate");
+  const tokenUrl = /MsRtcOAuth href="([^"]+)"/.exec(challenge)[1];
+  const form = new URLSearchParams({grant_type: "password", username: "fake@contoso.com",
+                                    password: args.get("password")});
+  const token = await (await fetch(tokenUrl, {method: "POST", body: form})).json();
+  const auth = {...json, Authorization: token.token_type + " " + token.access_token};
+  const user = await (await fetch(userUrl, {headers: auth})).json();
+  const post = (url, body) => fetch(url, {method: "POST", headers: {...auth, "Content-Type": "application/json"},
+                                          body: JSON.stringify(body)});
+  const app = await (await post(user._links.applications.href, {UserAgent: "browser", EndpointId: "b1",
+                                                                 Culture: "en-US"})).json();
+  const mine = app._embedded.onlineMeetings._links.myOnlineMeetings.href;
+  if (args.get("subject")) await post(mine, {subject: args.get("subject")});
+  const list = await (await fetch(mine, {headers: auth})).json();
+  for (const m of list._embedded.myOnlineMeeting) {
+    const li = document.createElement("li");
+    li.textContent = m.subject;
+    document.getElementById("meetings").appendChild(li);
+  }
+  document.getElementById("status").textContent = "done";
+  document.title = "done";
+}
+run().catch(e => { document.getElementById("status").textContent = "failed: " + e; document.title = "failed"; });
+</script></body></html>
+"""
 
 
 def xml_resource(rel: str, href: str, props: dict[str, Any], links: dict[str, str] | None = None) -> str:
@@ -193,6 +231,8 @@ class _Handler(BaseHTTPRequestHandler):
                                                "xframe": {"href": f"{base}/Autodiscover/XFrame/XFrame.html"}}})
         if path.lower() == "/webticket/oauthtoken" and self.command == "POST":
             return self._token(body)
+        if path == PAGE and self.command == "GET":
+            return self._send(200, PAGE_HTML.encode(), "text/html; charset=utf-8")
         if path == "/static/app.js":
             return self._send(200, b"console.log('not UCWA');", "text/javascript")
         if not (path.startswith("/ucwa/") or path == USER):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import yaml
-from mitmproxy import command, ctx, exceptions, http
+from mitmproxy import command, exceptions, http
 
 from . import store, ucwa
 from .deck import OptionsAddon
@@ -60,8 +60,7 @@ class UcwaFaults(OptionsAddon):
         self.plan = FaultPlan()
         self._after_answer: dict[str, FaultRule] = {}  # flow id -> rule acting on the real answer
 
-    def load(self, loader: object) -> None:
-        add = loader.add_option  # type: ignore[attr-defined]
+    def declare(self, add: Callable[..., None]) -> None:
         add("ucwa_faults", str, "", "Fault rules file (YAML): UCWA errors, delays, broken connections, patches.")
         add("ucwa_inject", Sequence[str], [],
             "Shorthand fault rules, 'METHOD PATH-REGEX=ERROR-OR-TRANSPORT', e.g. "
@@ -70,7 +69,7 @@ class UcwaFaults(OptionsAddon):
     def apply(self, updated: set[str]) -> None:
         if not updated & {"ucwa_faults", "ucwa_inject"}:
             return
-        path, extra = ctx.options.ucwa_faults, ctx.options.ucwa_inject
+        path, extra = self.options.ucwa_faults, self.options.ucwa_inject
         try:
             data = store.load_yaml(store.read_text(path, "rules file"), path) if path else None
             self.plan = load_plan(data, path or "rules", extra)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from xml.sax.saxutils import quoteattr
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import exceptions, http
 
 from . import ucwa
 from .cassette import Response
@@ -76,8 +77,7 @@ class UcwaReplayer(OptionsAddon):
     def __init__(self, deck: UcwaDeck) -> None:
         self.deck = deck
 
-    def load(self, loader: object) -> None:
-        add = loader.add_option  # type: ignore[attr-defined]
+    def declare(self, add: Callable[..., None]) -> None:
         add("ucwa_latency", int, 0,
             "Replay recorded durations, in percent: 0 answers at once, 100 as recorded, 200 twice as slow.")
         add("ucwa_event_hold", int, 30,
@@ -85,8 +85,8 @@ class UcwaReplayer(OptionsAddon):
 
     def apply(self, updated: set[str]) -> None:
         for name in ("ucwa_latency", "ucwa_event_hold"):
-            if name in updated and getattr(ctx.options, name) < 0:
-                raise exceptions.OptionsError(f"{name}: {getattr(ctx.options, name)} is negative; use 0 or more")
+            if name in updated and getattr(self.options, name) < 0:
+                raise exceptions.OptionsError(f"{name}: {getattr(self.options, name)} is negative; use 0 or more")
 
     async def request(self, flow: http.HTTPFlow) -> None:
         deck = self.deck
@@ -100,18 +100,19 @@ class UcwaReplayer(OptionsAddon):
                 await self._answer_miss(flow, found)
             return  # otherwise the request goes to the server and the recorder keeps its answer
         flow.metadata["ucwa_vcr"] = "replayed"
-        if ctx.options.ucwa_latency:
-            await asyncio.sleep(found.duration * ctx.options.ucwa_latency / 100)
+        if self.options.ucwa_latency:
+            await asyncio.sleep(found.duration * self.options.ucwa_latency / 100)
         flow.response = response_of(found.response, flow.request.http_version)
 
     async def _answer_miss(self, flow: http.HTTPFlow, miss: Miss) -> None:
         flow.metadata["ucwa_vcr"] = "miss"
         if ucwa.is_events(flow.request.path.partition("?")[0]):
             asked = flow.request.query.get("timeout", "180")
-            hold = min(int(asked) if asked.isdigit() else 180, ctx.options.ucwa_event_hold)
+            hold = min(int(asked) if asked.isdigit() else 180, self.options.ucwa_event_hold)
             logger.info("ucwa-vcr: holding unrecorded event request %s for %d s", flow.request.path, hold)
             await asyncio.sleep(hold)
             flow.response = idle_events(flow)
             return
+        self.deck.misses.append(miss)
         logger.warning("%s", miss.explain())
         flow.response = miss_response(flow, miss)

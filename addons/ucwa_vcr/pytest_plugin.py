@@ -1,0 +1,176 @@
+"""pytest plugin: one ucwa-vcr proxy per test session, the cassette switched per test.
+
+Usage (registered through the `pytest11` entry point when ucwa-vcr is installed):
+
+    @pytest.mark.ucwa_cassette("cassettes/meetings.yaml", inject=["POST myOnlineMeetings$=TooManyOnlineMeetings"])
+    def test_create(ucwa_proxy):
+        r = requests.get(url, **ucwa_proxy.requests_kwargs)      # or httpx.Client(**ucwa_proxy.httpx_kwargs)
+
+    pytest --ucwa-record-mode=none      # the default: replay only, CI never reaches a server
+
+Cassette paths are relative to the test file's folder; without a marker a test uses
+`cassettes/<test name>.yaml` there. A test that fails shows the requests that matched nothing, and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import make_addons
+from .deck import RECORD_MODES, UcwaDeck
+
+_PROXY = pytest.StashKey["SessionProxy"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ucwa-vcr")
+    group.addoption("--ucwa-record-mode", default="none", choices=RECORD_MODES,
+                    help="ucwa-vcr record mode for cassettes (default: none, replay only)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "ucwa_cassette(path, faults=None, inject=()): the ucwa-vcr cassette (and fault rules) for a test")
+
+
+class SessionProxy:
+    """A mitmproxy master with ucwa-vcr's addons, running on its own thread and event loop."""
+
+    def __init__(self, confdir: Path) -> None:
+        self.confdir = confdir
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.port = 0
+        self.thread = threading.Thread(target=self._run, name="ucwa-vcr proxy", daemon=True)
+        self.thread.start()
+        if not self._ready.wait(30) or self._error is not None:
+            raise RuntimeError(f"ucwa-vcr proxy did not start: {self._error}")
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        except BaseException as e:  # reported to the starting thread
+            self._error = e
+            self._ready.set()
+
+    async def _main(self) -> None:
+        from mitmproxy import options
+        from mitmproxy.tools.dump import DumpMaster
+
+        self.master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
+        self.addons = make_addons()
+        self.master.addons.add(*self.addons)
+        self.master.options.update(listen_host="127.0.0.1", listen_port=0, confdir=str(self.confdir),
+                                   ucwa_record_mode="none")
+        running = asyncio.ensure_future(self.master.run())
+        server = self.master.addons.get("proxyserver")
+        for _ in range(300):
+            addrs = server.listen_addrs() if server else []
+            if addrs:
+                self.port = addrs[0][1]
+                break
+            await asyncio.sleep(0.01)
+        self._ready.set()
+        await running
+
+    @property
+    def deck(self) -> UcwaDeck:
+        return next(a for a in self.addons if isinstance(a, UcwaDeck))
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run `fn` on the proxy's event loop and return its result (exceptions are raised here)."""
+        async def run() -> Any:
+            return fn(*args, **kwargs)
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def use(self, **opts: Any) -> None:
+        """Switch options (cassette, mode, faults) for the next test."""
+        self.call(self.master.options.update, **opts)
+
+    def misses(self) -> list[str]:
+        """Explanations of the requests answered with a miss since the current cassette was loaded."""
+        return list(self.call(lambda: [m.explain() for m in self.deck.misses]))
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.master.shutdown)
+        self.thread.join(30)
+
+
+@dataclass
+class UcwaProxy:
+    """What a test gets from the `ucwa_proxy` fixture."""
+
+    url: str
+    ca_bundle: str
+    cassette: Path
+    record_mode: str
+    _session: SessionProxy = field(repr=False)
+
+    def misses(self) -> list[str]:
+        """Why each request this test sent got no recorded answer (empty when all matched)."""
+        return self._session.misses()
+
+    @property
+    def requests_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `requests.get(...)` / `requests.Session.request(...)`."""
+        return {"proxies": {"http": self.url, "https": self.url}, "verify": self.ca_bundle}
+
+    @property
+    def httpx_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `httpx.Client(...)` / `httpx.AsyncClient(...)`."""
+        return {"proxy": self.url, "verify": self.ca_bundle}
+
+
+@pytest.fixture(scope="session")
+def _ucwa_session_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionProxy]:
+    proxy = SessionProxy(tmp_path_factory.mktemp("ucwa-vcr-mitmproxy"))
+    yield proxy
+    proxy.stop()
+
+
+def _cassette_for(request: pytest.FixtureRequest) -> tuple[Path, dict[str, Any]]:
+    marker = request.node.get_closest_marker("ucwa_cassette")
+    folder = Path(str(request.node.path)).parent
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    if marker is None:
+        return folder / "cassettes" / f"{name}.yaml", {}
+    path = Path(marker.args[0]) if marker.args else Path(marker.kwargs.get("path", f"cassettes/{name}.yaml"))
+    faults = marker.kwargs.get("faults")
+    opts = {"ucwa_faults": str(folder / faults) if faults else "", "ucwa_inject": list(marker.kwargs.get("inject", ()))}
+    return (path if path.is_absolute() else folder / path), opts
+
+
+@pytest.fixture
+def ucwa_proxy(request: pytest.FixtureRequest, _ucwa_session_proxy: SessionProxy) -> Iterator[UcwaProxy]:
+    """The session's ucwa-vcr proxy, switched to this test's cassette (marker `ucwa_cassette`)."""
+    mode = request.config.getoption("--ucwa-record-mode")
+    cassette, opts = _cassette_for(request)
+    if mode != "none":
+        cassette.parent.mkdir(parents=True, exist_ok=True)
+    proxy = _ucwa_session_proxy
+    proxy.use(ucwa_cassette=str(cassette), ucwa_record_mode=mode, ucwa_faults=opts.get("ucwa_faults", ""),
+              ucwa_inject=opts.get("ucwa_inject", []))
+    request.node.stash[_PROXY] = proxy
+    yield UcwaProxy(url=f"http://127.0.0.1:{proxy.port}", ca_bundle=str(proxy.confdir / "mitmproxy-ca-cert.pem"),
+                    cassette=cassette, record_mode=mode, _session=proxy)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    proxy = item.stash.get(_PROXY, None)
+    if proxy is not None and report.failed and report.when == "call":
+        misses = proxy.misses()
+        if misses:
+            report.sections.append(("ucwa-vcr: requests with no recorded answer", "\n".join(misses)))

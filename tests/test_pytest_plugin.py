@@ -1,0 +1,54 @@
+"""The pytest plugin as users meet it: the example suite in a separate pytest run, and a failing test's report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXAMPLE = Path(__file__).parent / "example_suite"
+
+
+def test_example_suite_passes_with_one_proxy_for_the_session(pytester):
+    result = pytester.runpytest_subprocess(str(EXAMPLE), "--confcutdir", str(EXAMPLE), "-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=4)
+
+
+def test_one_proxy_serves_every_test_of_a_session(pytester):
+    pytester.makepyfile(test_many='''
+import pytest
+
+@pytest.mark.parametrize("n", range(5))
+def test_n(ucwa_proxy, n):
+    with open("urls.txt", "a") as f:
+        f.write(ucwa_proxy.url + " " + str(ucwa_proxy.cassette) + "\\n")
+''')
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=5)
+    lines = (pytester.path / "urls.txt").read_text().splitlines()
+    assert len({line.split()[0] for line in lines}) == 1, "one proxy for the session"
+    assert len({line.split()[1] for line in lines}) == 5, "a cassette per test (cassettes/<test name>.yaml)"
+
+
+def test_a_failing_replay_shows_what_matched_nothing(pytester):
+    seed = Path(__file__).parents[1] / "cassettes" / "myOnlineMeetings-seed.yaml"
+    pytester.makepyfile(test_user=f'''
+import pytest, requests
+
+@pytest.mark.ucwa_cassette({str(seed)!r})
+def test_wrong_meeting(ucwa_proxy):
+    r = requests.get("https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings/999",
+                     headers={{"Accept": "application/json"}}, timeout=10, **ucwa_proxy.requests_kwargs)
+    assert r.status_code == 200
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*ucwa-vcr: requests with no recorded answer*",
+        "*no recorded answer for GET https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings/999*",
+        "*path: recorded '//v1/applications/{app}/onlineMeetings/myOnlineMeetings', got*",
+    ])
+
+
+def test_record_mode_option_is_validated(pytester):
+    pytester.makepyfile(test_x="def test_x(): pass\n")
+    result = pytester.runpytest_subprocess("--ucwa-record-mode=sometimes")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*--ucwa-record-mode*invalid choice*'sometimes'*"])
