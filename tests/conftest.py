@@ -126,7 +126,9 @@ def files_containing(folder: Path, needles: list[str]) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_proxy_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # the parsed-cassette cache goes under tmp_path too, where the secret scans look
+    monkeypatch.setenv("UCWA_VCR_CACHE", str(tmp_path / "cassette-cache"))
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     os.environ.setdefault("NO_COLOR", "1")

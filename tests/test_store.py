@@ -68,3 +68,25 @@ def test_unwritable_cassette_is_refused_before_recording(tmp_path):
         store.check_writable(tmp_path / "missing" / "c.yaml")
     with pytest.raises(store.StoreError, match="it is a folder"):
         store.check_writable(tmp_path)
+
+
+def test_parsed_cassettes_are_cached_by_content(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("UCWA_VCR_CACHE", str(cache))
+    path = tmp_path / "c.yaml"
+    one = Interaction(Request(url="https://fe1/a"), Response(headers=[("Content-Type", "application/json")], body=b"{}"))
+    store.save(path, Cassette([one]))
+    first = store.load(path)
+    entries = list(cache.glob("*.json"))
+    assert len(entries) == 1 and store.load(path) == first
+    entries[0].write_text('{"version": 1, "interactions": []}')  # a hit is served from the cache...
+    assert store.load(path).interactions == []
+    path.write_text(path.read_text().replace("https://fe1/a", "https://fe1/b"))  # ...and any change is a new key
+    assert store.load(path).interactions[0].request.url == "https://fe1/b"
+    assert len(list(cache.glob("*.json"))) == 2
+    entries[0].write_text("{not json")  # a broken entry: the YAML is parsed again
+    path.write_text(path.read_text().replace("https://fe1/b", "https://fe1/a"))
+    assert store.load(path).interactions[0].request.url == "https://fe1/a"
+    monkeypatch.setenv("UCWA_VCR_CACHE", "off")
+    entries[0].write_text('{"version": 1, "interactions": []}')
+    assert store.load(path).interactions[0].request.url == "https://fe1/a"

@@ -13,13 +13,12 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from mitmproxy import addonmanager, exceptions, http, optmanager
 
 from . import store, ucwa
-from .cassette import Cassette, Interaction, Request, Response
+from .cassette import Cassette, Interaction
 from .match import DEFAULT_MATCHERS, EXHAUSTED, MATCHERS, Matcher, Miss
 from .redact import RedactionRules, Redactor, highest_placeholder
 
@@ -29,35 +28,6 @@ RECORD_MODES = ("once", "new_episodes", "none", "all")
 RECORD_SCOPES = ("session", "meetings")
 _OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_hosts", "ucwa_record_scope", "ucwa_redact_headers",
             "ucwa_redact_fields", "ucwa_match_on", "ucwa_exhausted")
-
-
-def _message(m: http.Message) -> tuple[list[tuple[str, str]], bytes, bool]:
-    headers = list(m.headers.items(multi=True))
-    try:
-        return headers, m.content or b"", False
-    except ValueError:  # a Content-Encoding that does not decode: keep the wire bytes
-        return headers, m.raw_content or b"", True
-
-
-def request_of(flow: http.HTTPFlow) -> Request:
-    """A copy of a live request in cassette form."""
-    headers, body, raw = _message(flow.request)
-    return Request(method=flow.request.method, url=flow.request.url, headers=headers, body=body, raw=raw)
-
-
-def interaction_of(flow: http.HTTPFlow) -> Interaction:
-    """A copy of a completed live exchange in cassette form (not yet redacted)."""
-    assert flow.response is not None
-    headers, body, raw = _message(flow.response)
-    started = flow.request.timestamp_start
-    ended = flow.response.timestamp_end or flow.response.timestamp_start or started
-    return Interaction(
-        request=request_of(flow),
-        response=Response(status=flow.response.status_code, reason=flow.response.reason, headers=headers,
-                          body=body, raw=raw),
-        started=datetime.fromtimestamp(started, UTC).isoformat(timespec="milliseconds"),
-        duration=max(0.0, ended - started),
-    )
 
 
 class OptionsAddon:
@@ -108,7 +78,7 @@ class UcwaDeck(OptionsAddon):
         self.meetings_only = False
         self.matcher = Matcher([])
         self.redactor = Redactor()
-        self._chunks: list[str] = []
+        self._chunks: list[bytes] = []
         self.misses: list[Miss] = []  # requests answered with a miss since the cassette was loaded
         self._next_write: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -226,7 +196,7 @@ class UcwaDeck(OptionsAddon):
         while self._next_write is not None:
             written, self._next_write = self._next_write, None
             try:
-                await asyncio.to_thread(store.write_atomic, self.path, store.render(self._chunks))
+                await asyncio.to_thread(store.write_cassette, self.path, self._chunks[:])
             except OSError as e:
                 logger.error("ucwa-vcr: cannot write %s: %s (retried with the next exchange)", self.path, e)
             written.set_result(None)

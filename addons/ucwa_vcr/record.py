@@ -13,7 +13,8 @@ import logging
 
 from mitmproxy import http
 
-from .deck import UcwaDeck, interaction_of
+from .deck import UcwaDeck
+from .flows import interaction_of
 
 logger = logging.getLogger(__name__)
 

@@ -20,30 +20,13 @@ from xml.sax.saxutils import quoteattr
 from mitmproxy import exceptions, http
 
 from . import ucwa
-from .cassette import Response
-from .deck import OptionsAddon, UcwaDeck, request_of
+from .deck import OptionsAddon, UcwaDeck
+from .flows import request_of, response_of
 from .match import Miss
 
 logger = logging.getLogger(__name__)
 
-_HOP_BY_HOP = ("transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade")
 MISS_REASON = "ucwa-vcr: no recorded answer"
-
-
-def response_of(recorded: Response, http_version: str) -> http.Response:
-    """A live response giving back the recorded one: its status, reason, headers and body bytes."""
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in recorded.headers
-               if k.lower() not in _HOP_BY_HOP]
-    response = http.Response.make(recorded.status, b"", headers)
-    response.http_version = http_version
-    response.reason = recorded.reason
-    if recorded.raw:
-        response.raw_content = recorded.body
-    else:
-        response.content = recorded.body  # re-applies the recorded Content-Encoding
-    if "content-length" in response.headers or recorded.body:
-        response.headers["content-length"] = str(len(response.raw_content or b""))
-    return response
 
 
 def idle_events(flow: http.HTTPFlow) -> http.Response:

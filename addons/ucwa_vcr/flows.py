@@ -1,0 +1,88 @@
+"""Conversions between cassette interactions and mitmproxy flows (live, replayed, read or written)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from mitmproxy import connection, http
+
+from .cassette import Interaction, Request, Response
+
+_HOP_BY_HOP = ("transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade")
+
+
+def _message(m: http.Message) -> tuple[list[tuple[str, str]], bytes, bool]:
+    headers = list(m.headers.items(multi=True))
+    try:
+        return headers, m.content or b"", False
+    except ValueError:  # a Content-Encoding that does not decode: keep the wire bytes
+        return headers, m.raw_content or b"", True
+
+
+def request_of(flow: http.HTTPFlow) -> Request:
+    """A copy of a flow's request in cassette form."""
+    headers, body, raw = _message(flow.request)
+    return Request(method=flow.request.method, url=flow.request.url, headers=headers, body=body, raw=raw)
+
+
+def interaction_of(flow: http.HTTPFlow) -> Interaction:
+    """A copy of a completed exchange in cassette form (not yet redacted)."""
+    assert flow.response is not None
+    headers, body, raw = _message(flow.response)
+    started = flow.request.timestamp_start
+    ended = flow.response.timestamp_end or flow.response.timestamp_start or started
+    return Interaction(
+        request=request_of(flow),
+        response=Response(status=flow.response.status_code, reason=flow.response.reason, headers=headers,
+                          body=body, raw=raw),
+        started=datetime.fromtimestamp(started, UTC).isoformat(timespec="milliseconds"),
+        duration=max(0.0, ended - started),
+    )
+
+
+def response_of(recorded: Response, http_version: str = "HTTP/1.1") -> http.Response:
+    """A live response giving back a recorded one: its status, reason, headers and body bytes.
+
+    The recorded Content-Encoding is applied again, Content-Length made true, hop-by-hop headers dropped.
+    """
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in recorded.headers
+               if k.lower() not in _HOP_BY_HOP]
+    response = http.Response.make(recorded.status, b"", headers)
+    response.http_version = http_version
+    response.reason = recorded.reason
+    if recorded.raw:
+        response.raw_content = recorded.body
+    else:
+        response.content = recorded.body
+    if "content-length" in response.headers or recorded.body:
+        response.headers["content-length"] = str(len(response.raw_content or b""))
+    return response
+
+
+def flow_of(interaction: Interaction) -> http.HTTPFlow:
+    """A mitmproxy flow holding an interaction (for flow filters, flow files and HAR export)."""
+    started = _timestamp(interaction.started)
+    client = connection.Client(peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0), timestamp_start=started)
+    flow = http.HTTPFlow(client, connection.Server(address=None))
+    req = interaction.request
+    request = http.Request.make(req.method, req.url, b"", [(k.encode("latin-1"), v.encode("latin-1"))
+                                                           for k, v in req.headers])
+    if req.raw:
+        request.raw_content = req.body
+    else:
+        request.content = req.body
+    request.timestamp_start = started
+    request.timestamp_end = started
+    flow.request = request
+    flow.response = response_of(interaction.response)
+    flow.response.timestamp_start = started
+    flow.response.timestamp_end = started + interaction.duration
+    return flow
+
+
+def _timestamp(started: str) -> float:
+    try:
+        return datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
