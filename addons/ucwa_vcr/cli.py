@@ -5,6 +5,7 @@ Usage:
     ucwa-vcr replay [cassettes/today.yaml]          # offline; with no cassette, serves the shipped seed
     ucwa-vcr replay --reverse https://fe1.contoso.com --listen-port 8443
     ucwa-vcr replay today.yaml --faults faults.yaml --inject 'POST myOnlineMeetings$=TooManyOnlineMeetings'
+    ucwa-vcr show|diff|lint|redact|import|export ...  (see cassette_cli.py)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import DEFAULT_CASSETTE, __version__, make_addons
+from . import DEFAULT_CASSETTE, __version__, cassette_cli, make_addons
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--exhausted", default="repeat", choices=("repeat", "miss"),
                      help="when a request's recorded answers are used up: repeat the last (default) or miss")
     _common(rep)
+    cassette_cli.add_parsers(sub)
     return parser
 
 
@@ -142,6 +144,8 @@ async def _serve(opts: dict[str, Any], sets: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ucwa-vcr` console script."""
     args = build_parser().parse_args(argv)
+    if args.command not in ("record", "replay"):
+        return cassette_cli.run(args)
     return asyncio.run(_serve(options_for(args), args.sets))
 
 

@@ -1,0 +1,227 @@
+"""The cassette tools of `ucwa-vcr`: show, diff, lint, redact, import, export.
+
+Usage:
+    ucwa-vcr show today.yaml [--filter '~m POST & ~u myOnlineMeetings'] [--json]
+    ucwa-vcr show today.yaml 7                      # exchange 7 whole, bodies pretty-printed
+    ucwa-vcr diff before.yaml after.yaml [--strict] [--json]
+    ucwa-vcr lint cassettes/*.yaml                  # non-zero when a live secret or a broken file is found
+    ucwa-vcr redact old.yaml [-o clean.yaml]        # in place keeps old.yaml.orig
+    ucwa-vcr import capture.saz|session.har|flows.mitm -o today.yaml [--append]
+    ucwa-vcr export today.yaml -o today.har|vcr.yaml
+
+Output is rich (tables, highlighted bodies, coloured diffs, progress) on a terminal, plain otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from . import convert, store
+from .cassette import Cassette, Message
+from .diff import diff
+from .lint import lint
+from .redact import RedactionRules, Redactor, highest_placeholder
+from .show import pretty_body, rows, select
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the cassette tool subcommands to the `ucwa-vcr` parser."""
+    show = sub.add_parser("show", help="list the exchanges of a cassette, or print one whole",
+                          description="One row per exchange, or exchange N whole with bodies pretty-printed.")
+    show.add_argument("cassette")
+    show.add_argument("index", nargs="?", type=int, help="print this exchange whole")
+    show.add_argument("--filter", metavar="EXPR", help="mitmproxy flow filter, e.g. '~m POST & ~u myOnlineMeetings'")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+
+    dif = sub.add_parser("diff", help="what changed between two cassettes",
+                         description="Exchanges added, removed or changed from A to B, paired the way replay matches "
+                                     "requests; ETags, dates and application ids are ignored unless --strict.")
+    dif.add_argument("a")
+    dif.add_argument("b")
+    dif.add_argument("--strict", action="store_true", help="also report ETags, dates and application ids")
+    dif.add_argument("--json", action="store_true", help="machine-readable output")
+
+    lin = sub.add_parser("lint", help="find live secrets and broken cassettes (for pre-commit and CI)",
+                         description="Exit 1 when a cassette holds anything today's redaction would change (a live "
+                                     "secret) or does not parse; one line per finding.")
+    lin.add_argument("cassettes", nargs="+")
+    _redaction_args(lin)
+
+    red = sub.add_parser("redact", help="apply today's redaction rules to an existing cassette",
+                         description="Redact CASSETTE in place (keeping CASSETTE.orig, which still holds the "
+                                     "secrets) or into --output.")
+    red.add_argument("cassette")
+    red.add_argument("-o", "--output", help="write here instead of in place")
+    _redaction_args(red)
+
+    imp = sub.add_parser("import", help="make a cassette from a HAR, mitmproxy flow file or Fiddler .saz",
+                         description="Read exchanges from HAR files (browser developer tools), mitmproxy flow files "
+                                     "(mitmdump -w) or Fiddler archives (.saz), redact them, and write a cassette.")
+    imp.add_argument("sources", nargs="+", metavar="SOURCE")
+    imp.add_argument("-o", "--output", required=True, help="cassette to write")
+    imp.add_argument("--format", choices=("auto", *convert.FORMATS), default="auto",
+                     help="input format (default: by content)")
+    imp.add_argument("--append", action="store_true", help="add to the cassette instead of replacing it")
+    _redaction_args(imp)
+
+    exp = sub.add_parser("export", help="write a cassette as HAR or as a VCR.py cassette",
+                         description="Export to HAR (browser tools, other HTTP tools) or to a VCR.py cassette.")
+    exp.add_argument("cassette")
+    exp.add_argument("-o", "--output", required=True, help="file to write (.har, or .yaml for VCR.py)")
+    exp.add_argument("--format", choices=("har", "vcrpy"), help="default: har for .har files, else vcrpy")
+
+
+def _redaction_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redact-header", action="append", default=[], metavar="NAME", help="extra header to redact")
+    parser.add_argument("--redact-field", action="append", default=[], metavar="NAME",
+                        help="extra form/query/JSON/XML field to redact")
+
+
+def _rules(args: argparse.Namespace) -> RedactionRules:
+    return RedactionRules.with_extra(args.redact_header, args.redact_field)
+
+
+def run(args: argparse.Namespace, console: Console | None = None) -> int:
+    """Run a cassette tool; errors are one line on stderr and exit code 2."""
+    console = console or Console(highlight=False, soft_wrap=True)  # long URLs and headers stay on one line
+    try:
+        return int(globals()[f"_{args.command}"](args, console))
+    except store.StoreError as e:
+        print(f"ucwa-vcr {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+def _show(args: argparse.Namespace, console: Console) -> int:
+    cassette = store.load(args.cassette)
+    if args.index is not None:
+        if not 0 <= args.index < len(cassette.interactions):
+            raise store.StoreError(f"{args.cassette}: no exchange {args.index} "
+                                   f"(it holds {len(cassette.interactions)}: 0 to {len(cassette.interactions) - 1})")
+        return _show_one(cassette, args.index, args.json, console)
+    try:
+        chosen = select(cassette, args.filter) if args.filter else None
+    except ValueError as e:
+        raise store.StoreError(f"--filter {args.filter!r}: {e}") from None
+    found = rows(cassette, chosen)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in found], indent=1))
+    elif console.is_terminal:
+        table = Table("#", "method", "path", "status", "UCWA error", "size", "ms", title=str(args.cassette))
+        for r in found:
+            style = "red" if r.status >= 400 else ""
+            table.add_row(str(r.index), r.method, r.path, str(r.status), r.error, str(r.size), f"{r.duration_ms:g}",
+                          style=style)
+        console.print(table)
+    else:
+        print("#\tmethod\tpath\tstatus\terror\tsize\tms")
+        for r in found:
+            print(f"{r.index}\t{r.method}\t{r.path}\t{r.status}\t{r.error}\t{r.size}\t{r.duration_ms:g}")
+    return 0
+
+
+def _show_one(cassette: Cassette, index: int, as_json: bool, console: Console) -> int:
+    i = cassette.interactions[index]
+    if as_json:
+        print(json.dumps({"index": index, **i.to_data()}, indent=1, ensure_ascii=False))
+        return 0
+
+    def part(title: str, message: Message) -> None:
+        console.print(title, style="bold", markup=False)
+        for name, value in message.headers:
+            console.print(f"{name}: {value}", markup=False)
+        text, lexer = pretty_body(message)
+        if text:
+            console.print()
+            console.print(Syntax(text, lexer, word_wrap=True) if console.is_terminal else text, markup=False)
+
+    part(f"{i.request.method} {i.request.url}", i.request)
+    console.print()
+    part(f"{i.response.status} {i.response.reason}   ({i.duration * 1000:g} ms, started {i.started})", i.response)
+    return 0
+
+
+def _diff(args: argparse.Namespace, console: Console) -> int:
+    result = diff(store.load(args.a), store.load(args.b), strict=args.strict)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=1, ensure_ascii=False))
+        return 0
+    out = console.print if console.is_terminal else (lambda text, style="", **_: print(text))
+    for n, label in result.removed:
+        out(f"- removed  A#{n}  {label}", style="red", markup=False)
+    for n, label in result.added:
+        out(f"+ added    B#{n}  {label}", style="green", markup=False)
+    for c in result.changed:
+        out(f"~ changed  A#{c.position_a} B#{c.position_b}  {c.label}", style="yellow", markup=False)
+        if c.status:
+            out(f"    status: {c.status[0]} -> {c.status[1]}", markup=False)
+        for where, was, now in c.fields:
+            out(f"    {where}: {was} -> {now}", markup=False)
+        for line in c.text:
+            out(f"    {line}", style="red" if line.startswith("-") else "green" if line.startswith("+") else "",
+                markup=False)
+    print(f"{len(result.added)} added, {len(result.removed)} removed, {len(result.changed)} changed, "
+          f"{result.same} unchanged")
+    return 0
+
+
+def _lint(args: argparse.Namespace, console: Console) -> int:
+    findings = [line for path in args.cassettes for line in lint(path, _rules(args))]
+    for line in findings:
+        print(line)
+    print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} in {len(args.cassettes)} "
+          f"cassette{'s' if len(args.cassettes) != 1 else ''}", file=sys.stderr)
+    return 1 if findings else 0
+
+
+def _redact(args: argparse.Namespace, console: Console) -> int:
+    source = Path(args.cassette)
+    cassette = store.load(source)
+    redactor = Redactor(_rules(args), start=highest_placeholder(cassette) + 1)
+    clean = Cassette([redactor.interaction(i) for i in cassette.interactions])
+    changed = sum(a != b for a, b in zip(cassette.interactions, clean.interactions, strict=True))
+    target = Path(args.output) if args.output else source
+    if not args.output:
+        shutil.copy2(source, source.with_name(source.name + ".orig"))
+    store.check_writable(target)
+    store.save(target, clean)
+    note = "" if args.output else f" (the original, secrets and all, is in {source.name}.orig)"
+    print(f"{target}: {changed} of {len(clean.interactions)} exchanges redacted{note}")
+    return 0
+
+
+def _import(args: argparse.Namespace, console: Console) -> int:
+    target = Path(args.output)
+    store.check_writable(target)
+    existing = store.load(target) if args.append and target.exists() else Cassette()
+
+    def progress(items: Iterable[int], total: int) -> Iterable[int]:
+        if not console.is_terminal:
+            return items
+        from rich.progress import track
+        return track(items, total=total, description="importing", console=console)
+
+    interactions = [i for source in args.sources for i in convert.read_source(source, args.format, progress)]
+    redactor = Redactor(_rules(args), start=highest_placeholder(existing) + 1)
+    cassette = Cassette(existing.interactions + [redactor.interaction(i) for i in interactions])
+    store.save(target, cassette)
+    print(f"{target}: {len(interactions)} exchanges imported, redacted ({len(cassette.interactions)} in all)")
+    return 0
+
+
+def _export(args: argparse.Namespace, console: Console) -> int:
+    out = Path(args.output)
+    fmt = args.format or ("har" if out.suffix.lower() == ".har" else "vcrpy")
+    cassette = store.load(args.cassette)
+    convert.export(cassette.interactions, out, fmt)
+    print(f"{out}: {len(cassette.interactions)} exchanges as {'HAR' if fmt == 'har' else 'a VCR.py cassette'}")
+    return 0

@@ -1,0 +1,283 @@
+"""The cassette tools as users run them: `ucwa-vcr show|diff|lint|redact|import|export` in a subprocess."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+import vcr
+from conftest import BIN, files_containing
+from ucwa_client import Client
+from ucwa_vcr import DEFAULT_CASSETTE, store
+from ucwa_vcr.cassette import Cassette
+
+SEED = str(DEFAULT_CASSETTE)
+LIVE_TOKEN = "cwt=AAEBHAAAAGxpdmUuY29tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-test-live-token"
+
+
+def ucwa_vcr(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "ucwa-vcr"), *args], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def no_traceback(out: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+# -- show ------------------------------------------------------------------------------------------
+
+def test_show_lists_exchanges_plain_and_json():
+    out = ucwa_vcr("show", SEED)
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert lines[0] == "#\tmethod\tpath\tstatus\terror\tsize\tms"
+    assert lines[3].split("\t")[:4] == ["2", "POST", "{app}/onlineMeetings/myOnlineMeetings", "201"]
+    rows = json.loads(ucwa_vcr("show", SEED, "--json").stdout)
+    assert [r["status"] for r in rows] == [200, 200, 201, 201] and rows[1]["size"] == 4039
+
+
+def test_show_filter_uses_mitmproxy_expressions():
+    rows = json.loads(ucwa_vcr("show", SEED, "--json", "--filter", '~m POST & ~hq "Accept: application/xml"').stdout)
+    assert [r["index"] for r in rows] == [3]
+    out = ucwa_vcr("show", SEED, "--filter", "~nonsense")
+    assert out.returncode == 2 and "--filter '~nonsense'" in out.stderr
+    no_traceback(out)
+
+
+def test_show_one_pretty_prints_without_touching_the_cassette():
+    before = Path(SEED).read_bytes()
+    out = ucwa_vcr("show", SEED, "0")
+    assert out.returncode == 0
+    assert '"expirationTime": "/Date(1436925247778)/"' in out.stdout  # parsed and indented for reading
+    assert "\n  \"rel\": \"myOnlineMeetings\"," in out.stdout
+    xml = ucwa_vcr("show", SEED, "1").stdout
+    assert '\n  <property name="rel">myOnlineMeetings</property>' in xml
+    assert Path(SEED).read_bytes() == before
+    missing = ucwa_vcr("show", SEED, "9")
+    assert missing.returncode == 2 and "no exchange 9 (it holds 4: 0 to 3)" in missing.stderr
+
+
+def test_show_marks_ucwa_errors(tmp_path):
+    cassette = store.load(SEED)
+    cassette.interactions[2].response.status = 409
+    cassette.interactions[2].response.body = b'{"code":"Conflict","subcode":"TooManyOnlineMeetings","message":"x"}'
+    path = tmp_path / "c.yaml"
+    store.save(path, cassette)
+    rows = json.loads(ucwa_vcr("show", str(path), "--json").stdout)
+    assert rows[2]["error"] == "Conflict/TooManyOnlineMeetings" and rows[0]["error"] == ""
+
+
+# -- diff ------------------------------------------------------------------------------------------
+
+def test_diff_reports_added_removed_changed_and_ignores_what_always_changes(tmp_path):
+    a, b = store.load(SEED), store.load(SEED)
+    # a new session: other application id, dates and ETags -- not a change
+    for i in b.interactions:
+        i.request.url = i.request.url.replace("/833/", "/91234567890/")
+        i.response.body = i.response.body.replace(b"1436925247", b"1700000000").replace(b"/833/", b"/91234567890/")
+        i.response.headers = [(k, "other-etag" if k == "Etag" else v) for k, v in i.response.headers]
+    # a real change, a removal and an addition
+    b.interactions[0].response.body = b.interactions[0].response.body.replace(b'"Quarterlysalesnumbers"', b'"Moved"', 1)
+    removed = b.interactions.pop(3)
+    extra = store.load(SEED).interactions[0]
+    extra.request.url += "/M1"
+    b.interactions.append(extra)
+    pa, pb = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    store.save(pa, a)
+    store.save(pb, b)
+    out = ucwa_vcr("diff", str(pa), str(pb), "--json")
+    result = json.loads(out.stdout)
+    assert [r["index"] for r in result["removed"]] == [3] and removed.request.method == "POST"
+    assert [r["index"] for r in result["added"]] == [3]
+    assert [(c["index_a"], c["fields"]) for c in result["changed"]] == [
+        (0, [{"where": "/_embedded/myAssignedOnlineMeeting/0/subject", "a": '"Quarterlysalesnumbers"', "b": '"Moved"'}])]
+    assert result["unchanged"] == 2
+    strict = json.loads(ucwa_vcr("diff", str(pa), str(pb), "--json", "--strict").stdout)
+    assert len(strict["changed"]) == 3
+    plain = ucwa_vcr("diff", str(pa), str(pb)).stdout
+    assert "~ changed  A#0 B#0" in plain and "1 added, 1 removed, 1 changed, 2 unchanged" in plain
+
+
+# -- lint and redact -------------------------------------------------------------------------------
+
+def leaky_cassette(path: Path) -> None:
+    cassette = store.load(SEED)
+    cassette.interactions[1].request.headers[0] = ("Authorization", f"Bearer {LIVE_TOKEN}")
+    cassette.interactions[2].request.body = b'{"subject":"x","password":"test-password-live"}'
+    cassette.interactions[3].response.headers.append(("Set-Cookie", "cwt_ucwa=AAEBlivecookie; path=/; HttpOnly"))
+    store.save(path, cassette)
+
+
+def test_lint_finds_live_secrets_with_file_line_and_exchange(tmp_path):
+    assert ucwa_vcr("lint", SEED).returncode == 0
+    leaky = tmp_path / "leaky.yaml"
+    leaky_cassette(leaky)
+    out = ucwa_vcr("lint", SEED, str(leaky))
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    text = leaky.read_text().splitlines()
+    assert len(lines) == 3 and "3 findings in 2 cassettes" in out.stderr
+    for line, what in zip(lines, ("exchange 1: request header 'Authorization'", "exchange 2: request body",
+                                  "exchange 3: response header 'Set-Cookie'"), strict=True):
+        path, number, message = line.split(":", 2)
+        assert path == str(leaky) and what in message
+        assert "live" in message and LIVE_TOKEN not in line and "test-password-live" not in line
+    assert LIVE_TOKEN in text[int(lines[0].split(":")[1]) - 1]  # the line named is the one holding it
+
+
+def test_lint_reports_broken_files(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\ninteractions:\n- request: {method: GET}\n  response: {status: 200}\n")
+    out = ucwa_vcr("lint", str(broken))
+    assert out.returncode == 1 and out.stdout.strip() == f"{broken}:3: request has no url (at interactions.0.request)"
+
+
+def test_redact_in_place_keeps_a_backup_and_the_result_lints_clean(tmp_path):
+    leaky = tmp_path / "leaky.yaml"
+    leaky_cassette(leaky)
+    out = ucwa_vcr("redact", str(leaky))
+    assert out.returncode == 0 and "3 of 4 exchanges redacted" in out.stdout
+    assert ucwa_vcr("lint", str(leaky)).returncode == 0
+    assert LIVE_TOKEN in (tmp_path / "leaky.yaml.orig").read_text()
+    text = leaky.read_text()
+    assert "Bearer cwt=REDACTED-2" in text and "cwt=REDACTED-1" in text  # new placeholders do not collide
+    other = tmp_path / "other.yaml"
+    assert ucwa_vcr("redact", str(tmp_path / "leaky.yaml.orig"), "-o", str(other)).returncode == 0
+    assert ucwa_vcr("lint", str(other)).returncode == 0
+
+
+# -- import and export -----------------------------------------------------------------------------
+
+@pytest.fixture
+def captured(start_proxy, fake, canaries, tmp_path):
+    """One session through mitmdump, kept three ways: our cassette, a flow file (-w) and mitmproxy's HAR."""
+    cassette, flows, har = tmp_path / "rec.yaml", tmp_path / "session.mitm", tmp_path / "session.har"
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all", f"save_stream_file={flows}",
+                        f"hardump={har}")
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    client.call("list", "GET", client.meetings_url, accept="application/xml")
+    client.call("create", "POST", client.meetings_url, json={"subject": "imported"})
+    proxy.stop()
+    return store.load(cassette), flows, har
+
+
+def same_exchanges(a: Cassette, b: Cassette) -> None:
+    assert [(i.request.method, i.request.url, i.response.status, i.response.body) for i in a.interactions] == \
+           [(i.request.method, i.request.url, i.response.status, i.response.body) for i in b.interactions]
+
+
+@pytest.mark.parametrize("source", ["session.mitm", "session.har"])
+def test_import_flow_files_and_har_redacted(captured, canaries, tmp_path, source):
+    recorded, _, _ = captured
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    target = out_dir / "imported.yaml"
+    out = ucwa_vcr("import", str(tmp_path / source), "-o", str(target))
+    assert out.returncode == 0, out.stderr
+    same_exchanges(store.load(target), recorded)
+    assert files_containing(out_dir, list(canaries.values())) == []
+    assert ucwa_vcr("lint", str(target)).returncode == 0
+
+
+def test_export_import_round_trips_keep_every_exchange(captured, tmp_path):
+    recorded, _, _ = captured
+    cassette = tmp_path / "rec.yaml"
+    har, back = tmp_path / "export.har", tmp_path / "back.yaml"
+    assert ucwa_vcr("export", str(cassette), "-o", str(har)).returncode == 0
+    assert json.loads(har.read_text())["log"]["entries"][0]["request"]["method"] == "GET"
+    assert ucwa_vcr("import", str(har), "-o", str(back)).returncode == 0
+    same_exchanges(store.load(back), recorded)
+    again = tmp_path / "again.har"
+    assert ucwa_vcr("export", str(back), "-o", str(again)).returncode == 0
+    assert ucwa_vcr("import", str(again), "-o", str(tmp_path / "again.yaml")).returncode == 0
+    same_exchanges(store.load(tmp_path / "again.yaml"), recorded)
+
+
+def test_vcrpy_export_replays_in_vcrpy(tmp_path):
+    out = tmp_path / "vcr.yaml"
+    assert ucwa_vcr("export", SEED, "-o", str(out)).returncode == 0
+    seed = store.load(SEED).interactions
+    replayer = vcr.VCR(record_mode="none")
+
+    def same_accept(r1, r2) -> None:
+        assert r1.headers.get("Accept") == r2.headers.get("Accept")
+
+    replayer.register_matcher("accept", same_accept)
+    with replayer.use_cassette(str(out), match_on=["method", "uri", "accept"]):
+        r = requests.get(seed[1].request.url, headers={"Accept": "application/xml"})
+    assert r.status_code == 200 and r.content == seed[1].response.body
+
+
+def saz(path: Path, sessions: dict[int, tuple[bytes, bytes]], truncate: bool = False) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        for n, (req, resp) in sessions.items():
+            z.writestr(f"raw/{n}_c.txt", req)
+            z.writestr(f"raw/{n}_s.txt", resp)
+            z.writestr(f"raw/{n}_m.xml", f'<Session><SessionTimers ClientBeginRequest="2016-08-10T14:30:4{n}.1234567+02:00" '
+                                         f'ClientDoneResponse="2016-08-10T14:30:4{n}.5234567+02:00" /></Session>')
+    if truncate:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(tmp_path):
+    body = json.dumps({"access_token": LIVE_TOKEN, "token_type": "Bearer"}).encode()
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 20]), body[i:i + 20]) for i in range(0, len(body), 20)) + b"0\r\n\r\n"
+    listing = b'{"rel":"myOnlineMeetings","expirationTime":"\\/Date(1436925247778)\\/"}'
+    zipped = gzip.compress(listing)
+    sessions = {
+        1: (b"CONNECT fe1.contoso.com:443 HTTP/1.1\r\nHost: fe1.contoso.com:443\r\n\r\n",
+            b"HTTP/1.1 200 Connection Established\r\n\r\n"),
+        2: (b"POST https://fe1.contoso.com/WebTicket/oauthtoken HTTP/1.1\r\nHost: fe1.contoso.com\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 51\r\n\r\n"
+            b"grant_type=password&username=jd&password=live-pass1",
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked),
+        10: (b"GET https://fe1.contoso.com/ucwa/oauth/v1/applications/123/onlineMeetings/myOnlineMeetings HTTP/1.1\r\n"
+             b"Host: fe1.contoso.com\r\nAuthorization: Bearer " + LIVE_TOKEN.encode() + b"\r\nAccept: application/json\r\n\r\n",
+             b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Encoding: gzip\r\n"
+             b"Content-Length: %d\r\n\r\n" % len(zipped) + zipped),
+    }
+    archive, target = tmp_path / "capture.saz", tmp_path / "saz.yaml"
+    saz(archive, sessions)
+    out = ucwa_vcr("import", str(archive), "-o", str(target))
+    assert out.returncode == 0, out.stderr
+    imported = store.load(target).interactions
+    assert [i.request.method for i in imported] == ["POST", "GET"]  # session 2 before 10, the tunnel skipped
+    assert json.loads(imported[0].response.body) == {"access_token": "cwt=REDACTED-2", "token_type": "Bearer"}
+    assert imported[0].request.body == b"grant_type=password&username=jd&password=REDACTED-1"
+    assert imported[1].response.body == listing and ("Authorization", "Bearer cwt=REDACTED-2") in imported[1].request.headers
+    assert imported[0].started == "2016-08-10T14:30:42.123+02:00" and imported[0].duration == pytest.approx(0.4)
+    text = target.read_text()
+    assert LIVE_TOKEN not in text and "live-pass1" not in text
+
+    broken = tmp_path / "broken.saz"
+    saz(broken, sessions, truncate=True)
+    bad = ucwa_vcr("import", str(broken), "-o", str(tmp_path / "x.yaml"))
+    assert bad.returncode == 2 and bad.stderr.startswith(f"ucwa-vcr import: {broken}: ") and len(bad.stderr.splitlines()) == 1
+    no_traceback(bad)
+
+
+@pytest.mark.parametrize("args", [
+    ["show", "missing.yaml"],
+    ["diff", "missing.yaml", SEED],
+    ["import", "missing.har", "-o", "x.yaml"],
+    ["export", "missing.yaml", "-o", "x.har"],
+    ["redact", "missing.yaml"],
+])
+def test_bad_input_is_one_line_and_non_zero(tmp_path, args):
+    out = subprocess.run([str(BIN / "ucwa-vcr"), *args], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "missing" in out.stderr
+    no_traceback(out)
+
+
+def test_import_of_a_file_that_is_neither(tmp_path):
+    junk = tmp_path / "junk.har"
+    junk.write_text('{"log": {"entries": [{"request": {}}]}}')
+    out = ucwa_vcr("import", str(junk), "-o", str(tmp_path / "x.yaml"))
+    assert out.returncode == 2 and "not a mitmproxy flow file or HAR" in out.stderr
+    no_traceback(out)
