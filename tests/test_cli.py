@@ -83,10 +83,28 @@ def test_cli_record_meetings_only_then_replay(start_proxy, fake, canaries, tmp_p
     assert fake.total_hits == hits
 
 
-def test_listening_beyond_loopback_says_so(start_proxy, tmp_path):
-    out = run(str(BIN / "ucwa-vcr"), "replay", "--listen-host", "0.0.0.0", "--listen-port", str(free_port()),
-              "--set", "ucwa_record_mode=bogus")
-    assert "listening on 0.0.0.0: other machines can reach this proxy" in out.stderr
+def test_mitmdump_listens_on_loopback_unless_told_otherwise(tmp_path):
+    proc = subprocess.Popen([str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-port", str(free_port()),
+                             "--set", "ucwa_record_mode=none", "--set", f"confdir={tmp_path}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert any("proxy listening at 127.0.0.1:" in line for line in lines), lines
+
+
+async def test_listening_beyond_loopback_says_so(caplog):
+    from mitmproxy.test import taddons
+    from ucwa_vcr.deck import UcwaDeck
+
+    deck = UcwaDeck()
+    with taddons.context(deck) as tctx:
+        tctx.configure(deck, listen_host="127.0.0.5", ucwa_record_mode="none")
+        assert "other machines" not in caplog.text
+        tctx.configure(deck, listen_host="0.0.0.0")
+        assert "ucwa-vcr: listening on 0.0.0.0: other machines can reach this proxy" in caplog.text
 
 
 def test_reverse_mode_for_clients_without_proxy_settings(start_proxy, fake, canaries, tmp_path):
@@ -111,3 +129,23 @@ def test_reverse_mode_for_clients_without_proxy_settings(start_proxy, fake, cana
     assert fake.total_hits == hits
     assert [s.status for s in replayed.steps] == [s.status for s in recorded.steps]
     assert replayed.steps[-1].body == recorded.steps[-1].body
+
+
+def test_upstream_mode_behind_a_corporate_proxy(start_proxy, fake, canaries, tmp_path):
+    corporate_port = free_port()
+    corporate = subprocess.Popen([str(BIN / "mitmdump"), "--listen-host", "127.0.0.1", "--listen-port",
+                                  str(corporate_port), "--set", f"confdir={tmp_path / 'corp'}"],
+                                 stdout=(tmp_path / "corp.log").open("w"), stderr=subprocess.STDOUT)
+    try:
+        cassette = tmp_path / "upstream.yaml"
+        proxy = start_proxy(cli=["record", str(cassette), "--upstream", f"http://127.0.0.1:{corporate_port}"])
+        client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+        client.sign_in()
+        client.call("list", "GET", client.meetings_url)
+        proxy.stop()
+    finally:
+        corporate.terminate()
+        corporate.wait(10)
+    assert len(store.load(cassette).interactions) == len(client.steps)
+    origin_port = fake.url.rsplit(":", 1)[1]
+    assert f"server connect 127.0.0.1:{origin_port}" in (tmp_path / "corp.log").read_text(), "not via the upstream"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import signal
 import sys
@@ -106,15 +105,6 @@ def options_for(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 async def _serve(opts: dict[str, Any], sets: Sequence[str]) -> int:
     from mitmproxy import exceptions, options
     from mitmproxy.tools.dump import DumpMaster
@@ -131,9 +121,6 @@ async def _serve(opts: dict[str, Any], sets: Sequence[str]) -> int:
     except exceptions.OptionsError as e:
         print(f"ucwa-vcr: {e}", file=sys.stderr)
         return 2
-    if not _is_loopback(master.options.listen_host):
-        print(f"ucwa-vcr: listening on {master.options.listen_host or 'all addresses'}: "
-              "other machines can reach this proxy", file=sys.stderr)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)

@@ -10,6 +10,7 @@ which mode, which hosts are UCWA, what is redacted, how requests match).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -28,6 +29,15 @@ RECORD_MODES = ("once", "new_episodes", "none", "all")
 RECORD_SCOPES = ("session", "meetings")
 _OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_hosts", "ucwa_record_scope", "ucwa_redact_headers",
             "ucwa_redact_fields", "ucwa_match_on", "ucwa_exhausted")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class OptionsAddon:
@@ -83,6 +93,13 @@ class UcwaDeck(OptionsAddon):
         self._next_write: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
 
+    def load(self, loader: addonmanager.Loader) -> None:
+        super().load(loader)
+        # mitmproxy listens on every address by default; a recording proxy full of a user's session
+        # should not, unless asked (an explicit --listen-host is kept).
+        if not self.options.has_changed("listen_host"):
+            self.options.update(listen_host="127.0.0.1")
+
     def declare(self, add: Callable[..., None]) -> None:
         add("ucwa_cassette", str, "", "Cassette file (YAML) to replay from and record into.")
         add("ucwa_record_mode", str, "once",
@@ -102,6 +119,9 @@ class UcwaDeck(OptionsAddon):
             "When the recorded answers to a request are used up: repeat the last one, or miss.")
 
     def apply(self, updated: set[str]) -> None:
+        if "listen_host" in updated and not _is_loopback(self.options.listen_host):
+            logger.warning("ucwa-vcr: listening on %s: other machines can reach this proxy and its recordings",
+                           self.options.listen_host or "every address")
         if not updated & set(_OPTIONS):
             return
         opts = self.options
