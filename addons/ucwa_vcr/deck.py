@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from mitmproxy import addonmanager, exceptions, http, optmanager
 
@@ -32,7 +33,7 @@ _OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_hosts", "ucwa_record_scop
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+    if host in ("localhost", "127.0.0.1", "::1"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -89,16 +90,28 @@ class UcwaDeck(OptionsAddon):
         self.matcher = Matcher([])
         self.redactor = Redactor()
         self._chunks: list[bytes] = []
+        self._proxyserver: Any = None  # mitmproxy's, to see where it really listens
         self.misses: list[Miss] = []  # requests answered with a miss since the cassette was loaded
         self._next_write: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
 
     def load(self, loader: addonmanager.Loader) -> None:
         super().load(loader)
+        self._proxyserver = loader.master.addons.get("proxyserver")
         # mitmproxy listens on every address by default; a recording proxy full of a user's session
-        # should not, unless asked (an explicit --listen-host is kept).
+        # should not, unless asked (an explicit --listen-host is kept). mitmproxy 12 starts its servers
+        # before `-s` scripts load, so there this only takes effect through the ucwa-vcr command.
         if not self.options.has_changed("listen_host"):
             self.options.update(listen_host="127.0.0.1")
+
+    def running(self) -> None:
+        super().running()
+        bound = self._proxyserver.listen_addrs() if self._proxyserver else []
+        hosts = {addr[0] for addr in bound} or {self.options.listen_host}
+        wide = sorted(h or "every address" for h in hosts if not _is_loopback(h))
+        if wide:
+            logger.warning("ucwa-vcr: listening on %s: other machines can reach this proxy and its recordings "
+                           "(--listen-host 127.0.0.1 keeps it local)", ", ".join(wide))
 
     def declare(self, add: Callable[..., None]) -> None:
         add("ucwa_cassette", str, "", "Cassette file (YAML) to replay from and record into.")
@@ -119,9 +132,6 @@ class UcwaDeck(OptionsAddon):
             "When the recorded answers to a request are used up: repeat the last one, or miss.")
 
     def apply(self, updated: set[str]) -> None:
-        if "listen_host" in updated and not _is_loopback(self.options.listen_host):
-            logger.warning("ucwa-vcr: listening on %s: other machines can reach this proxy and its recordings",
-                           self.options.listen_host or "every address")
         if not updated & set(_OPTIONS):
             return
         opts = self.options
