@@ -8,7 +8,7 @@ import pytest
 import requests
 from conftest import BIN, SCRIPT, files_containing, free_port
 from ucwa_client import Client
-from ucwa_vcr import store
+from ucwa_vcr import DEFAULT_CASSETTE, store
 
 SEED_URL = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
 
@@ -24,7 +24,7 @@ def test_replay_without_cassette_serves_the_seed_over_https_offline(start_proxy,
     seed = next(i for i in store.load(BIN.parent / "../addons/ucwa_vcr/seed.yaml").interactions
                 if ("Accept", accept) in i.request.headers)
     out = subprocess.run(["curl", "-sS", "--suppress-connect-headers", "-D", "-", "--proxy", proxy.url, "--cacert", str(proxy.ca),
-                          "-H", f"Accept: {accept}", SEED_URL], capture_output=True, timeout=30)
+                          "-H", f"Accept: {accept}", "-H", "Authorization: Bearer cwt=any-token", SEED_URL], capture_output=True, timeout=30)
     assert out.returncode == 0, out.stderr
     head, _, body = out.stdout.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK") or head.startswith(b"HTTP/2 200")
@@ -78,7 +78,8 @@ def test_cli_record_meetings_only_then_replay(start_proxy, fake, canaries, tmp_p
 
     hits = fake.total_hits
     replay = start_proxy(cli=["replay", str(cassette), "-q"])
-    answer = replay.session().get(fake.url + client.meetings_url, headers={"Accept": "application/json"}, timeout=10)
+    answer = replay.session().get(fake.url + client.meetings_url, headers={"Accept": "application/json", **client.auth},
+                                  timeout=10)
     assert answer.status_code == 200 and answer.content == recorded[0].response.body
     assert fake.total_hits == hits
 
@@ -163,3 +164,16 @@ def test_upstream_mode_behind_a_corporate_proxy(start_proxy, fake, canaries, tmp
     assert len(store.load(cassette).interactions) == len(client.steps)
     origin_port = fake.url.rsplit(":", 1)[1]
     assert f"server connect 127.0.0.1:{origin_port}" in (tmp_path / "corp.log").read_text(), "not via the upstream"
+
+
+async def test_rewind_command(tmp_path):
+    from mitmproxy.test import taddons
+    from ucwa_vcr.deck import UcwaDeck
+
+    deck = UcwaDeck()
+    with taddons.context(deck) as tctx:
+        tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none")
+        post = next(i.request for i in deck.matcher.interactions if i.request.method == "POST")
+        first = deck.matcher.match(post)
+        tctx.master.commands.execute("ucwa.rewind")
+        assert deck.matcher.match(post) is first

@@ -16,6 +16,7 @@ from ucwa_vcr import DEFAULT_CASSETTE, store
 MEETINGS = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
 NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 FORMATS = {"json": "application/json", "xml": "application/xml"}
+AUTH = {"Authorization": "Bearer cwt=test-token"}
 SEED_POST = {fmt: next(i for i in store.load(DEFAULT_CASSETTE).interactions
                        if i.request.method == "POST" and ("Accept", accept) in i.request.headers)
              for fmt, accept in FORMATS.items()}
@@ -44,7 +45,7 @@ def replay_with(start_proxy, tmp_path):
 
 def post(s: requests.Session, fmt: str, **kw) -> requests.Response:
     seed = SEED_POST[fmt].request
-    return s.post(MEETINGS, data=seed.body, headers={"Accept": FORMATS[fmt], "Content-Type": FORMATS[fmt]},
+    return s.post(MEETINGS, data=seed.body, headers={"Accept": FORMATS[fmt], "Content-Type": FORMATS[fmt], **AUTH},
                   timeout=kw.pop("timeout", 20), **kw)
 
 
@@ -102,7 +103,7 @@ def test_delay_holds_one_request_without_blocking_others(replay_with):
 
     held = threading.Thread(target=slow, daemon=True)
     held.start()
-    r = s.get(MEETINGS, headers={"Accept": "application/json"}, timeout=20)
+    r = s.get(MEETINGS, headers={"Accept": "application/json", **AUTH}, timeout=20)
     assert r.status_code == 200
     assert held.is_alive() and not answers, "the delayed create is still waiting"
     assert "fault" in proxy.log
@@ -137,7 +138,7 @@ def test_inject_shorthand_from_the_cli(start_proxy):
                              "--inject", "GET myOnlineMeetings$=InvalidExchangeServerVersion"])
     s = proxy.session()
     assert error_of(post(s, "xml")) == ("Conflict", "TooManyOnlineMeetings")
-    r = s.get(MEETINGS, headers={"Accept": "application/json"}, timeout=20)
+    r = s.get(MEETINGS, headers={"Accept": "application/json", **AUTH}, timeout=20)
     assert r.status_code == 500 and error_of(r) == ("ServiceFailure", "InvalidExchangeServerVersion")
 
 

@@ -87,3 +87,21 @@ def test_miss_names_the_closest_and_what_differed():
 def test_unknown_matcher_is_refused():
     with pytest.raises(ValueError, match="unknown matcher 'headers'"):
         Matcher([], on=("headers",))
+
+
+def test_signed_in_and_anonymous_requests_differ():
+    user = "https://fe1/Autodiscover/AutodiscoverService.svc/root/oauth/user"
+    probe = rec(user, status=401)
+    signed = Interaction(Request(url=user, headers=[("Accept", "application/json"), ("Authorization", "Bearer cwt=REDACTED-1")]),
+                         Response(status=200))
+    m = Matcher([probe, signed])
+    live = Request(url=user, headers=[("Accept", "application/json"), ("Authorization", "Bearer cwt=AAEBlive")])
+    assert m.match(live).response.status == 200  # not the 401 recorded first
+    assert m.match(req(user)).response.status == 401
+
+
+def test_rewind_starts_the_sequence_over():
+    m = Matcher([rec(f"{APP}/x", status=200), rec(f"{APP}/x", status=201)])
+    assert [m.match(req(f"{APP}/x")).response.status for _ in range(2)] == [200, 201]
+    m.rewind()
+    assert m.match(req(f"{APP}/x")).response.status == 200

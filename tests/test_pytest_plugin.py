@@ -35,7 +35,7 @@ import pytest, requests
 @pytest.mark.ucwa_cassette({str(seed)!r})
 def test_wrong_meeting(ucwa_proxy):
     r = requests.get("https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings/999",
-                     headers={{"Accept": "application/json"}}, timeout=10, **ucwa_proxy.requests_kwargs)
+                     headers={{"Accept": "application/json", "Authorization": "Bearer cwt=t"}}, timeout=10, **ucwa_proxy.requests_kwargs)
     assert r.status_code == 200
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")

@@ -18,6 +18,8 @@ from lxml import etree
 from ucwa_client import Client, poll_events_in_background
 from ucwa_vcr import DEFAULT_CASSETTE, store
 
+AUTH = {"Authorization": "Bearer cwt=test-token"}
+
 
 def record_session(start_proxy, fake, canaries, cassette: Path, *sets: str):
     proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all", *sets)
@@ -223,6 +225,7 @@ def test_compressed_answers_are_stored_decoded_and_replayed_compressed(start_pro
     url = fake.url + urlsplit(gzipped[0].request.url).path
     for _ in range(lists.index(gzipped[0]) + 1):  # identical requests are answered in recorded order
         raw = subprocess.run(["curl", "-sS", "--proxy", proxy.url, "-H", "Accept-Encoding: gzip", "-H",
+                              "Authorization: Bearer cwt=t", "-H",
                               "Accept: application/json", url], capture_output=True, timeout=30).stdout
     assert gzip.decompress(raw) == gzipped[0].response.body
     assert any(s.body == gzipped[0].response.body for s in steps)
@@ -239,11 +242,12 @@ def test_latency_replays_recorded_durations(start_proxy, tmp_path):
 
     def replay_slowly() -> None:
         with contextlib.suppress(requests.RequestException):  # the proxy stops before the 60 s are up
-            answered.append(s.get(seed.interactions[0].request.url, headers={"Accept": "application/json"},
+            answered.append(s.get(seed.interactions[0].request.url, headers={"Accept": "application/json", **AUTH},
                                   timeout=120).status_code)
 
     slow = threading.Thread(target=replay_slowly, daemon=True)
     slow.start()
-    fast = proxy.session().get(seed.interactions[1].request.url, headers={"Accept": "application/xml"}, timeout=20)
+    fast = proxy.session().get(seed.interactions[1].request.url, headers={"Accept": "application/xml", **AUTH},
+                               timeout=20)
     assert fast.status_code == 200
     assert slow.is_alive() and not answered, "the 60 s recorded exchange is still being replayed slowly"

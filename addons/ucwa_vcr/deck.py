@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import addonmanager, exceptions, http, optmanager
+from mitmproxy import addonmanager, command, exceptions, http, optmanager
 
 from . import store, ucwa
 from .cassette import Cassette, Interaction
@@ -230,6 +230,12 @@ class UcwaDeck(OptionsAddon):
             except OSError as e:
                 logger.error("ucwa-vcr: cannot write %s: %s (retried with the next exchange)", self.path, e)
             written.set_result(None)
+
+    @command.command("ucwa.rewind")
+    def rewind(self) -> None:
+        """Start the cassette over: identical requests get their first recorded answer again."""
+        self.matcher.rewind()
+        logger.info("ucwa-vcr: cassette rewound")
 
     async def done(self) -> None:
         if self._writer is not None:

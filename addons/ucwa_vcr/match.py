@@ -19,8 +19,8 @@ from .cassette import Interaction, Request, header
 from .redact import Redactor
 from .ucwa import EVENT_TUNING_PARAMS, is_events, normalise_path, representation
 
-MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "body")
-DEFAULT_MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept")
+MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "auth", "body")
+DEFAULT_MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "auth")
 EXHAUSTED = ("repeat", "miss")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _XML_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
@@ -64,6 +64,8 @@ def features(request: Request, redactor: Redactor, on: Sequence[str] = MATCHERS)
             out[name] = urlencode(sorted(pairs))
         elif name == "accept":
             out[name] = representation(header(request.headers, "accept"))
+        elif name == "auth":  # the scheme only: a signed-in request and the 401 probe before it differ
+            out[name] = header(request.headers, "authorization").partition(" ")[0].lower()
         elif name == "body":
             out[name] = canonical_body(request.content_type, redactor.body(request.body))
     return out
@@ -133,6 +135,10 @@ class Matcher:
     def _key(self, request: Request) -> tuple[str, ...]:
         values = features(request, self.redactor, self.on)
         return tuple(values[m] for m in self.on)
+
+    def rewind(self) -> None:
+        """Answer identical requests from their first recorded answer again (a client starting over)."""
+        self._used.clear()
 
     def add(self, interaction: Interaction) -> None:
         """Make a newly recorded interaction answerable (it counts as already used)."""
