@@ -101,36 +101,53 @@ def record_seed(origin: str, work: Path) -> tuple[Path, Path]:
     return cassette, flows
 
 
-def replay_section(origin: str, work: Path, seconds: int) -> list[dict[str, Any]]:
+def measure(origin: str, targets: dict[str, list[str] | None], clients: int, seconds: int, repeats: int,
+            before_each: Any = None) -> list[dict[str, Any]]:
+    """wrk against each target (mitmdump arguments, or None for the origin itself), in interleaved rounds;
+    the run with the median throughput is reported, so one noisy run on a 2-core machine does not decide."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+    for _ in range(repeats):
+        for name, args in targets.items():
+            if before_each:
+                before_each(name)
+            if args is None:
+                runs[name].append(wrk(origin + RESOURCE, clients, seconds))
+                continue
+            port = free_port()
+            with process(mitmdump(port, origin, *args), port):
+                runs[name].append(wrk(f"http://127.0.0.1:{port}{RESOURCE}", clients, seconds))
+    rows = []
+    for name, results in runs.items():
+        median = sorted(results, key=lambda r: r["rps"])[len(results) // 2]
+        rows.append({"target": name, "clients": clients, **median, "runs_rps": [r["rps"] for r in results]})
+    return rows
+
+
+def replay_section(origin: str, work: Path, seconds: int, repeats: int) -> list[dict[str, Any]]:
     cassette, flows = record_seed(origin, work)
-    targets = {
+    targets: dict[str, list[str] | None] = {
         "ucwa-vcr replay": ["-s", str(ROOT / "addons" / "ucwa.py"), "--set", f"ucwa_cassette={cassette}",
                             "--set", "ucwa_record_mode=none"],
         "mitmproxy --server-replay": ["--server-replay", str(flows), "--set", "server_replay_reuse=true",
                                       "--set", "server_replay_extra=kill", "--set", "connection_strategy=lazy"],
         "ceiling (fixed response)": ["-s", str(FIXED_RESPONSE), "--set", "connection_strategy=lazy"],
+        "fake origin directly": None,
     }
-    rows = []
-    for clients in (1, 16):
-        for name, args in targets.items():
-            port = free_port()
-            with process(mitmdump(port, origin, *args), port):
-                rows.append({"target": name, "clients": clients, **wrk(f"http://127.0.0.1:{port}{RESOURCE}", clients,
-                                                                        seconds)})
-        rows.append({"target": "fake origin directly", "clients": clients, **wrk(origin + RESOURCE, clients, seconds)})
-    return rows
+    return [row for clients in (1, 16) for row in measure(origin, targets, clients, seconds, repeats)]
 
 
-def record_section(origin: str, work: Path, seconds: int) -> list[dict[str, Any]]:
-    rows = []
-    targets = {"ucwa-vcr record": ["-s", str(ROOT / "addons" / "ucwa.py"), "--set",
-                                   f"ucwa_cassette={work / 'recorded.yaml'}", "--set", "ucwa_record_mode=all"],
-               "mitmdump pass-through": []}
-    for name, args in targets.items():
-        port = free_port()
-        with process(mitmdump(port, origin, *args), port):
-            rows.append({"target": name, "clients": 16, **wrk(f"http://127.0.0.1:{port}{RESOURCE}", 16, seconds)})
+def record_section(origin: str, work: Path, seconds: int, repeats: int) -> list[dict[str, Any]]:
     recorded = work / "recorded.yaml"
+    targets: dict[str, list[str] | None] = {
+        "ucwa-vcr record": ["-s", str(ROOT / "addons" / "ucwa.py"), "--set", f"ucwa_cassette={recorded}",
+                            "--set", "ucwa_record_mode=all"],
+        "mitmdump pass-through": [],
+    }
+    def fresh_cassette(name: str) -> None:
+        if name == "ucwa-vcr record":
+            recorded.unlink(missing_ok=True)
+
+    rows = measure(origin, targets, 16, seconds, repeats, before_each=fresh_cassette)
     rows[0]["interactions_written"] = recorded.read_text().count("\n- request:") if recorded.exists() else 0
     return rows
 
@@ -237,7 +254,8 @@ def pytest_section(work: Path, n: int) -> dict[str, float]:
 def report(results: dict[str, Any]) -> str:
     """The Markdown tables for the README."""
     lines = [f"`scripts/bench{' --quick' if results['quick'] else ''}` on {results['machine']}, "
-             f"mitmproxy {results['mitmproxy']}, Python {results['python']}.", "",
+             f"mitmproxy {results['mitmproxy']}, Python {results['python']}; each load figure is the median of "
+             f"{results['runs_per_target']} interleaved {results['seconds_per_run']} s wrk runs.", "",
              "| replay target | clients | req/s | p50 ms | p99 ms | non-2xx |", "|---|---:|---:|---:|---:|---:|"]
     for r in results["replay"]:
         lines.append(f"| {r['target']} | {r['clients']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
@@ -273,16 +291,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import mitmproxy.version
 
-    seconds = 1 if args.quick else 5
-    results: dict[str, Any] = {"quick": args.quick, "python": sys.version.split()[0],
+    seconds, repeats = (1, 1) if args.quick else (5, 3)
+    results: dict[str, Any] = {"quick": args.quick, "seconds_per_run": seconds, "runs_per_target": repeats,
+                               "python": sys.version.split()[0],
                                "mitmproxy": mitmproxy.version.VERSION, "machine": f"{os.cpu_count()} cores"}
     with tempfile.TemporaryDirectory(prefix="ucwa-bench-") as tmp:
         work = Path(tmp)
         port = free_port()
         origin = f"http://127.0.0.1:{port}"
         with process([sys.executable, "-m", "ucwa_vcr.fake_origin", "--port", str(port)], port):
-            results["replay"] = replay_section(origin, work, seconds)
-            results["record"] = record_section(origin, work, seconds)
+            results["replay"] = replay_section(origin, work, seconds, repeats)
+            results["record"] = record_section(origin, work, seconds, repeats)
         results["cassettes"] = cassette_section(work, [1000, 10000] if args.quick else [1000, 10000, 100000])
         results["pytest"] = pytest_section(work, 10 if args.quick else 50)
     rps = {(r["target"], r["clients"]): r["rps"] for r in results["replay"]}

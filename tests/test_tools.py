@@ -281,3 +281,13 @@ def test_import_of_a_file_that_is_neither(tmp_path):
     out = ucwa_vcr("import", str(junk), "-o", str(tmp_path / "x.yaml"))
     assert out.returncode == 2 and "not a mitmproxy flow file or HAR" in out.stderr
     no_traceback(out)
+
+
+def test_redact_that_cannot_keep_its_backup_says_so_in_one_line(tmp_path):
+    leaky = tmp_path / "leaky.yaml"
+    leaky_cassette(leaky)
+    (tmp_path / "leaky.yaml.orig" / "leaky.yaml").mkdir(parents=True)  # the backup's place is taken by folders
+    out = ucwa_vcr("redact", str(leaky))
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "leaky.yaml" in out.stderr
+    no_traceback(out)
+    assert LIVE_TOKEN in leaky.read_text(), "nothing was changed"

@@ -99,6 +99,9 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     except store.StoreError as e:
         print(f"ucwa-vcr {args.command}: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # e.g. the backup beside a cassette in a read-only folder
+        print(f"ucwa-vcr {args.command}: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 2
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
