@@ -17,7 +17,7 @@ from ucwa_vcr import DEFAULT_CASSETTE, store
 from ucwa_vcr.cassette import Cassette
 
 SEED = str(DEFAULT_CASSETTE)
-LIVE_TOKEN = "cwt=AAEBHAAAAGxpdmUuY29tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-test-live-token"
+CANARY_TOKEN = "cwt=AAEBHAAAAGxpdmUuY29tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-test-live-token"
 
 
 def ucwa_vcr(*args: str) -> subprocess.CompletedProcess[str]:
@@ -107,7 +107,7 @@ def test_diff_reports_added_removed_changed_and_ignores_what_always_changes(tmp_
 
 def leaky_cassette(path: Path) -> None:
     cassette = store.load(SEED)
-    cassette.interactions[1].request.headers[0] = ("Authorization", f"Bearer {LIVE_TOKEN}")
+    cassette.interactions[1].request.headers[0] = ("Authorization", f"Bearer {CANARY_TOKEN}")
     cassette.interactions[2].request.body = b'{"subject":"x","password":"test-password-live"}'
     cassette.interactions[3].response.headers.append(("Set-Cookie", "cwt_ucwa=AAEBlivecookie; path=/; HttpOnly"))
     store.save(path, cassette)
@@ -126,8 +126,8 @@ def test_lint_finds_live_secrets_with_file_line_and_exchange(tmp_path):
                                   "exchange 3: response header 'Set-Cookie'"), strict=True):
         path, number, message = line.split(":", 2)
         assert path == str(leaky) and what in message
-        assert "live" in message and LIVE_TOKEN not in line and "test-password-live" not in line
-    assert LIVE_TOKEN in text[int(lines[0].split(":")[1]) - 1]  # the line named is the one holding it
+        assert "live" in message and CANARY_TOKEN not in line and "test-password-live" not in line
+    assert CANARY_TOKEN in text[int(lines[0].split(":")[1]) - 1]  # the line named is the one holding it
 
 
 def test_lint_reports_broken_files(tmp_path):
@@ -143,7 +143,7 @@ def test_redact_in_place_keeps_a_backup_and_the_result_lints_clean(tmp_path):
     out = ucwa_vcr("redact", str(leaky))
     assert out.returncode == 0 and "3 of 4 exchanges redacted" in out.stdout
     assert ucwa_vcr("lint", str(leaky)).returncode == 0
-    assert LIVE_TOKEN in (tmp_path / "leaky.yaml.orig").read_text()
+    assert CANARY_TOKEN in (tmp_path / "leaky.yaml.orig").read_text()
     text = leaky.read_text()
     assert "Bearer cwt=REDACTED-2" in text and "cwt=REDACTED-1" in text  # new placeholders do not collide
     other = tmp_path / "other.yaml"
@@ -226,7 +226,7 @@ def saz(path: Path, sessions: dict[int, tuple[bytes, bytes]], truncate: bool = F
 
 
 def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(tmp_path):
-    body = json.dumps({"access_token": LIVE_TOKEN, "token_type": "Bearer"}).encode()
+    body = json.dumps({"access_token": CANARY_TOKEN, "token_type": "Bearer"}).encode()
     chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 20]), body[i:i + 20]) for i in range(0, len(body), 20)) + b"0\r\n\r\n"
     listing = b'{"rel":"myOnlineMeetings","expirationTime":"\\/Date(1436925247778)\\/"}'
     zipped = gzip.compress(listing)
@@ -235,10 +235,10 @@ def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(tmp_path):
             b"HTTP/1.1 200 Connection Established\r\n\r\n"),
         2: (b"POST https://fe1.contoso.com/WebTicket/oauthtoken HTTP/1.1\r\nHost: fe1.contoso.com\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 51\r\n\r\n"
-            b"grant_type=password&username=jd&password=live-pass1",
+            b"grant_type=password&username=jd&password=canary-pass1",
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked),
         10: (b"GET https://fe1.contoso.com/ucwa/oauth/v1/applications/123/onlineMeetings/myOnlineMeetings HTTP/1.1\r\n"
-             b"Host: fe1.contoso.com\r\nAuthorization: Bearer " + LIVE_TOKEN.encode() + b"\r\nAccept: application/json\r\n\r\n",
+             b"Host: fe1.contoso.com\r\nAuthorization: Bearer " + CANARY_TOKEN.encode() + b"\r\nAccept: application/json\r\n\r\n",
              b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Encoding: gzip\r\n"
              b"Content-Length: %d\r\n\r\n" % len(zipped) + zipped),
     }
@@ -253,7 +253,7 @@ def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(tmp_path):
     assert imported[1].response.body == listing and ("Authorization", "Bearer cwt=REDACTED-2") in imported[1].request.headers
     assert imported[0].started == "2016-08-10T14:30:42.123+02:00" and imported[0].duration == pytest.approx(0.4)
     text = target.read_text()
-    assert LIVE_TOKEN not in text and "live-pass1" not in text
+    assert CANARY_TOKEN not in text and "canary-pass1" not in text
 
     broken = tmp_path / "broken.saz"
     saz(broken, sessions, truncate=True)
@@ -290,4 +290,4 @@ def test_redact_that_cannot_keep_its_backup_says_so_in_one_line(tmp_path):
     out = ucwa_vcr("redact", str(leaky))
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "leaky.yaml" in out.stderr
     no_traceback(out)
-    assert LIVE_TOKEN in leaky.read_text(), "nothing was changed"
+    assert CANARY_TOKEN in leaky.read_text(), "nothing was changed"
