@@ -177,3 +177,14 @@ async def test_rewind_command(tmp_path):
         first = deck.matcher.match(post)
         tctx.master.commands.execute("ucwa.rewind")
         assert deck.matcher.match(post) is first
+
+
+async def test_replay_only_never_serialises_the_loaded_cassette(tmp_path):
+    from mitmproxy.test import taddons
+    from ucwa_vcr.deck import UcwaDeck
+
+    deck = UcwaDeck()
+    with taddons.context(deck) as tctx:
+        tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none")
+        assert len(deck.matcher.interactions) == 4
+        assert deck._loaded_chunks is None, "nothing is written in none mode, so nothing is dumped at load"

@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .redact import RedactionRules, Redactor, highest_placeholder
 logger = logging.getLogger(__name__)
 
 RECORD_MODES = ("once", "new_episodes", "none", "all")
+MISSES_KEPT = 200
 RECORD_SCOPES = ("session", "meetings")
 _OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_hosts", "ucwa_record_scope", "ucwa_redact_headers",
             "ucwa_redact_fields", "ucwa_match_on", "ucwa_exhausted")
@@ -89,9 +91,13 @@ class UcwaDeck(OptionsAddon):
         self.meetings_only = False
         self.matcher = Matcher([])
         self.redactor = Redactor()
-        self._chunks: list[bytes] = []
+        self._loaded: list[Interaction] = []  # as read from the file
+        self._loaded_chunks: list[bytes] | None = None  # those, serialised once the first write needs them
+        self._chunks: list[bytes] = []  # recorded since loading, serialised
         self._proxyserver: Any = None  # mitmproxy's, to see where it really listens
-        self.misses: list[Miss] = []  # requests answered with a miss since the cassette was loaded
+        # the latest requests answered with a miss since the cassette was loaded (bounded: a long replay
+        # with a wrong cassette must not grow without end)
+        self.misses: deque[Miss] = deque(maxlen=MISSES_KEPT)
         self._next_write: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
 
@@ -180,10 +186,10 @@ class UcwaDeck(OptionsAddon):
                 f"ucwa_cassette: record mode {self.mode!r} needs a cassette file to write; "
                 "set ucwa_cassette=PATH (or use ucwa_record_mode=none)")
         self.locked = self.mode == "once" and bool(cassette.interactions)
-        self.misses = []
+        self.misses.clear()
         self.matcher = Matcher(cassette.interactions, match_on, exhausted)
         self.redactor = Redactor(rules, start=highest_placeholder(cassette) + 1)
-        self._chunks = [store.dump_interaction(i) for i in cassette.interactions]
+        self._loaded, self._loaded_chunks, self._chunks = cassette.interactions, None, []
         logger.info("ucwa-vcr: %s, mode %s, %d interactions", self.path or "no cassette", self.mode,
                     len(cassette.interactions))
 
@@ -226,10 +232,17 @@ class UcwaDeck(OptionsAddon):
         while self._next_write is not None:
             written, self._next_write = self._next_write, None
             try:
-                await asyncio.to_thread(store.write_cassette, self.path, self._chunks[:])
+                await asyncio.to_thread(self._write_file, self.path, self._chunks[:])
             except OSError as e:
                 logger.error("ucwa-vcr: cannot write %s: %s (retried with the next exchange)", self.path, e)
             written.set_result(None)
+
+    def _write_file(self, path: Path, recorded: list[bytes]) -> None:
+        # Runs in the writer thread: what was loaded is serialised here, once, and only when something
+        # is recorded -- never at load, where replay-only sessions would pay for it for nothing.
+        if self._loaded_chunks is None:
+            self._loaded_chunks = [store.dump_interaction(i) for i in self._loaded]
+        store.write_cassette(path, self._loaded_chunks + recorded)
 
     @command.command("ucwa.rewind")
     def rewind(self) -> None:
