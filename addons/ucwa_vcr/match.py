@@ -147,11 +147,12 @@ class Matcher:
         self._by_key[key].append(len(self.interactions) - 1)
         self._used[key] += 1
 
-    def match(self, request: Request, explain: bool = True, offline: bool = True) -> Interaction | Miss:
-        """The next recorded answer for `request`, or a Miss saying (when `explain`) why there is none.
+    def match(self, request: Request, offline: bool = True) -> Interaction | Miss:
+        """The next recorded answer for `request`, or a Miss saying why there is none.
 
-        Recorded answers that are used up are repeated only `offline` (when the policy says so); while
-        recording, the request goes to the server instead, as in VCR.py.
+        Offline, a miss is answered by the proxy, so it carries the nearest recorded requests, and used-up
+        answers are repeated when the policy says so. While recording, a miss simply goes to the server
+        (as in VCR.py), so neither is worth doing.
         """
         key = self._key(request)
         positions = self._by_key.get(key)
@@ -163,7 +164,7 @@ class Matcher:
             if self.exhausted == "repeat" and offline:
                 return self.interactions[positions[-1]]
             return Miss(request, exhausted=len(positions))
-        return Miss(request, near=self.nearest(request) if explain else [])
+        return Miss(request, near=self.nearest(request) if offline else [])
 
     def nearest(self, request: Request, count: int = 3) -> list[Near]:
         """The recorded requests that differ from `request` in the fewest matchers (a scan: misses only)."""

@@ -77,7 +77,7 @@ class UcwaReplayer(OptionsAddon):
             return
         if not deck.offline and not deck.is_ucwa(flow):
             return  # not UCWA: passes through untouched
-        found = deck.matcher.match(request_of(flow), explain=deck.offline, offline=deck.offline)
+        found = deck.matcher.match(request_of(flow), offline=deck.offline)
         if isinstance(found, Miss):
             if deck.offline:
                 await self._answer_miss(flow, found)
