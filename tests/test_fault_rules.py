@@ -5,13 +5,19 @@ from __future__ import annotations
 import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons
-from ucwa_vcr.fault_rules import RuleError, apply_patch, load_plan, parse_shorthand
+from ucwa_vcr.fault_rules import RuleError, apply_patch, load_plan, parse_rule, parse_shorthand
 from ucwa_vcr.faults import UcwaFaults
 
 
 def fire(plan, method="POST", path="/ucwa/oauth/v1/applications/1/onlineMeetings/myOnlineMeetings", headers=None, body=b""):
     rule = plan.pick(method, path, headers or {}, body)
     return rule.label if rule else None
+
+
+def test_header_conditions_ignore_the_case_of_names():
+    plan = load_plan({"faults": [{"match": {"headers": {"ACCEPT": "xml"}}, "error": "Conflict"}]}, "f.yaml")
+    assert fire(plan, headers={"accept": "application/xml"}) is not None
+    assert fire(plan, headers={"Accept": "application/json"}) is None
 
 
 def test_after_times_and_first_rule_wins():
@@ -38,7 +44,7 @@ def test_shorthand():
     with pytest.raises(RuleError, match="write METHOD PATH=ERROR"):
         parse_shorthand("TooManyOnlineMeetings")
     with pytest.raises(RuleError, match="did you mean TooManyOnlineMeetings"):
-        load_plan(None, "f", ["POST x=TooManyOnlineMeeting"])
+        parse_rule(parse_shorthand("POST x=TooManyOnlineMeeting"), "inject")
 
 
 @pytest.mark.parametrize(("body", "patch", "expected"), [
@@ -46,6 +52,7 @@ def test_shorthand():
     (b'{"a":{"b":[1,2,3]}}', {"remove": ["/a/b/1"]}, b'{"a": {"b": [1, 3]}}'),
     (b'{"a/b":1,"c":2}', {"remove": ["/a~1b", "/missing"]}, b'{"c": 2}'),
     (b"<resource/>", {"set": {"/x": 1}}, b"<resource/>"),
+    (b'{"a":[1,2]}', {"set": {"/a/-": 3, "/a/9": 4, "/a/x": 5}}, b'{"a": [1, 2, 3]}'),  # never raises in a hook
     (b'{"keep":"\\/Date(1)\\/"}', {"headers": {"ETag": "x"}}, b'{"keep":"\\/Date(1)\\/"}'),
 ])
 def test_apply_patch(body, patch, expected):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import threading
 
 import pytest
@@ -133,6 +134,20 @@ def test_transport_faults(replay_with, fmt):
     assert post(proxy.session(), fmt).status_code == 201  # every rule used up: the recorded answer again
 
 
+def test_path_is_matched_without_the_query(replay_with):
+    proxy = replay_with("faults:\n  - match: {method: POST, path: 'myOnlineMeetings$'}\n    error: TooManyOnlineMeetings\n")
+    r = proxy.session().post(MEETINGS + "?via=test", json={}, headers={"Accept": "application/json", **AUTH}, timeout=20)
+    assert r.status_code == 409 and error_of(r) == ("Conflict", "TooManyOnlineMeetings")
+
+
+def test_bad_inject_names_its_option(start_proxy):
+    out = subprocess.run([str(BIN / "ucwa-vcr"), "replay", "--listen-port", str(free_port()),
+                          "--inject", "POST myOnlineMeetings$=TooManyMeetings"], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "ucwa_inject: inject 'POST myOnlineMeetings$=TooManyMeetings': field 'error'" in out.stdout
+    assert "did you mean TooManyOnlineMeetings" in out.stdout and "Traceback" not in out.stdout + out.stderr
+
+
 def test_inject_shorthand_from_the_cli(start_proxy):
     proxy = start_proxy(cli=["replay", "-q", "--inject", "POST myOnlineMeetings$=TooManyOnlineMeetings",
                              "--inject", "GET myOnlineMeetings$=InvalidExchangeServerVersion"])
@@ -184,8 +199,6 @@ def test_patched_live_answer_is_recorded_unpatched(start_proxy, fake, canaries, 
 def test_bad_rules_file_is_refused_at_start_with_one_line(tmp_path, rules, message):
     path = tmp_path / "faults.yaml"
     path.write_text(rules)
-    import subprocess
-
     out = subprocess.run([str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-port", str(free_port()),
                           "--set", f"ucwa_faults={path}"], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0

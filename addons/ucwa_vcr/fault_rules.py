@@ -22,7 +22,7 @@ import difflib
 import json
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,14 +68,13 @@ class FaultRule:
     fired: int = 0
 
     def matches(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> bool:
-        """Whether a request meets the rule's `match` conditions (header names case-insensitive)."""
+        """Whether a request meets the rule's `match` conditions (`headers` keyed by lower-case name)."""
         if self.method and method.upper() != self.method:
             return False
         if self.path and not self.path.search(path):
             return False
-        lowered = {k.lower(): v for k, v in headers.items()}
         for name, pattern in self.headers.items():
-            if not pattern.search(lowered.get(name, "")):
+            if not pattern.search(headers.get(name, "")):
                 return False
         return not self.body or bool(self.body.search(body.decode("utf-8", "replace")))
 
@@ -208,14 +207,15 @@ class FaultPlan:
         self.rules.append(rule)
 
     def pick(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> FaultRule | None:
-        """The rule that fires for this request, or None.
+        """The rule that fires for a request (`path` without its query), or None.
 
         Every rule whose conditions the request meets counts it (so `after: 2` means the third matching
         request, whatever earlier rules did with the first two); the first eligible one fires.
         """
+        lowered = {k.lower(): v for k, v in headers.items()}
         chosen = None
         for rule in self.rules:
-            if not rule.matches(method, path, headers, body):
+            if not rule.matches(method, path, lowered, body):
                 continue
             rule.seen += 1
             if chosen is not None or rule.seen <= rule.after or (rule.times is not None and rule.fired >= rule.times):
@@ -227,8 +227,8 @@ class FaultPlan:
         return chosen
 
 
-def load_plan(data: Any, name: str, extra: Sequence[str] = ()) -> FaultPlan:
-    """A plan from a parsed rules file (or None) plus shorthand rules; RuleError says `name: rule N …`."""
+def load_plan(data: Any, name: str) -> FaultPlan:
+    """A plan from a parsed rules file (or None); RuleError says `name: rule N: field …`."""
     if data is None:
         data = {}
     if not isinstance(data, dict) or not isinstance(data.get("faults", []), list):
@@ -239,8 +239,6 @@ def load_plan(data: Any, name: str, extra: Sequence[str] = ()) -> FaultPlan:
     plan = FaultPlan(seed=seed)
     for i, rule in enumerate(data.get("faults", []), 1):
         plan.add(parse_rule(rule, f"{name}: rule {i}"))
-    for spec in extra:
-        plan.add(parse_rule(parse_shorthand(spec), f"inject {spec!r}"))
     return plan
 
 
@@ -254,7 +252,9 @@ def apply_patch(body: bytes, patch: Mapping[str, Any]) -> bytes:
         return body
     for pointer, value in patch.get("set", {}).items():
         parent, key = _walk(doc, pointer)
-        if isinstance(parent, list):
+        if isinstance(parent, list) and key == "-":  # JSON pointer's "after the last element"
+            parent.append(value)
+        elif isinstance(parent, list) and key.isdigit() and int(key) < len(parent):
             parent[int(key)] = value
         elif isinstance(parent, dict):
             parent[key] = value

@@ -16,8 +16,8 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
-import yaml
 from mitmproxy import command, exceptions, http
 
 from . import store, ucwa
@@ -69,13 +69,17 @@ class UcwaFaults(OptionsAddon):
     def apply(self, updated: set[str]) -> None:
         if not updated & {"ucwa_faults", "ucwa_inject"}:
             return
-        path, extra = self.options.ucwa_faults, self.options.ucwa_inject
+        path = self.options.ucwa_faults
         try:
-            data = store.load_yaml(store.read_text(path, "rules file"), path) if path else None
-            self.plan = load_plan(data, path or "rules", extra)
+            plan = load_plan(store.load_yaml(store.read_text(path, "rules file"), path) if path else None, path)
         except (store.StoreError, RuleError) as e:
-            option = "ucwa_faults" if path and str(e).startswith(path) else "ucwa_inject"
-            raise exceptions.OptionsError(f"{option}: {e}") from None
+            raise exceptions.OptionsError(f"ucwa_faults: {e}") from None
+        for spec in self.options.ucwa_inject:
+            try:
+                plan.add(parse_rule(parse_shorthand(spec), f"inject {spec!r}"))
+            except RuleError as e:
+                raise exceptions.OptionsError(f"ucwa_inject: {e}") from None
+        self.plan = plan
         if self.plan.rules:
             logger.info("ucwa-vcr: %d fault rules", len(self.plan.rules))
 
@@ -83,7 +87,7 @@ class UcwaFaults(OptionsAddon):
         if flow.response is not None or flow.error is not None or not self.plan.rules:
             return
         req = flow.request
-        rule = self.plan.pick(req.method, req.path, dict(req.headers), req.raw_content or b"")
+        rule = self.plan.pick(req.method, urlsplit(req.path).path, req.headers, req.raw_content or b"")
         if rule is None:
             return
         logger.info("ucwa-vcr: fault %s on %s %s", rule.label, req.method, req.pretty_url)
@@ -138,11 +142,12 @@ class UcwaFaults(OptionsAddon):
     @command.command("ucwa.faults.add")
     def add_fault(self, spec: str) -> None:
         """Add a rule: shorthand 'POST myOnlineMeetings$=TooManyOnlineMeetings', or a YAML mapping."""
+        label = f"added rule {len(self.plan.rules) + 1}"
         try:
-            data = yaml.safe_load(spec) if spec.lstrip().startswith("{") else parse_shorthand(spec)
-            self.plan.add(parse_rule(data, f"added rule {len(self.plan.rules) + 1}"))
-        except (RuleError, yaml.YAMLError) as e:
-            raise exceptions.CommandError(str(e).splitlines()[0]) from None
+            data = store.load_yaml(spec, label) if spec.lstrip().startswith("{") else parse_shorthand(spec)
+            self.plan.add(parse_rule(data, label))
+        except (RuleError, store.StoreError) as e:
+            raise exceptions.CommandError(str(e)) from None
 
     @command.command("ucwa.faults.clear")
     def clear_faults(self) -> None:
