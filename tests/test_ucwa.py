@@ -74,3 +74,10 @@ def test_resource_kinds_and_normalisation():
     assert not is_online_meetings("/ucwa/oauth/v1/applications/1/me")
     assert is_events("/ucwa/anonymous/v1/applications/77/events") and not is_events("/ucwa/oauth/v1/applications/7/eventsX")
     assert normalise_path("/ucwa/anonymous/v1/applications/98765432101/me") == "/ucwa/anonymous/v1/applications/{app}/me"
+
+
+def test_xml_bodies_never_expand_external_entities():
+    from ucwa_vcr.ucwa import parse_xml
+
+    root = parse_xml(b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>')
+    assert "root:" not in etree.tostring(root).decode()

@@ -19,7 +19,7 @@ from lxml import etree
 from .cassette import Cassette, Interaction, Response
 from .match import DEFAULT_MATCHERS, features
 from .redact import Redactor
-from .ucwa import APPLICATION_ID
+from .ucwa import APPLICATION_ID, parse_xml
 
 MISSING = "<absent>"
 _VOLATILE = [
@@ -100,8 +100,7 @@ def body_fields(response: Response) -> dict[str, str] | None:
             _flatten_json(json.loads(response.body), "", out)
             return out
         if "xml" in ctype:
-            _flatten_xml(etree.fromstring(response.body, etree.XMLParser(resolve_entities=False, no_network=True)),
-                         "", out)
+            _flatten_xml(parse_xml(response.body), "", out)
             return out
     except (ValueError, etree.XMLSyntaxError):
         pass

@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
-from .ucwa import ERRORS, UCWA_NS, error_body, representation
+from .ucwa import ERRORS, UCWA_NS, error_body, parse_xml, representation
 
 ROOT = "/Autodiscover/AutodiscoverService.svc/root"
 USER = ROOT + "/oauth/user"
@@ -93,7 +93,7 @@ def parse_input(body: bytes, content_type: str) -> dict[str, Any]:
     if not body:
         return {}
     if "xml" in content_type:
-        root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
+        root = parse_xml(body)
         out: dict[str, Any] = {}
         for el in root:
             name = el.get("name")

@@ -17,13 +17,12 @@ from lxml import etree
 
 from .cassette import Interaction, Request, header
 from .redact import Redactor
-from .ucwa import EVENT_TUNING_PARAMS, is_events, normalise_path, representation
+from .ucwa import EVENT_TUNING_PARAMS, is_events, normalise_path, parse_xml, representation
 
 MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "auth", "body")
 DEFAULT_MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "auth")
 EXHAUSTED = ("repeat", "miss")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
-_XML_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
 
 
 def canonical_body(content_type: str, body: bytes) -> str:
@@ -33,7 +32,7 @@ def canonical_body(content_type: str, body: bytes) -> str:
         if "json" in ctype:
             return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
         if "xml" in ctype:
-            return etree.tostring(etree.fromstring(body, _XML_PARSER), method="c14n").decode("utf-8")
+            return etree.tostring(parse_xml(body), method="c14n").decode("utf-8")
         if "x-www-form-urlencoded" in ctype:
             return urlencode(sorted(parse_qsl(body.decode("utf-8"), keep_blank_values=True)))
     except (ValueError, etree.LxmlError):

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from .cassette import Cassette, Interaction, Message
-from .ucwa import APPLICATION_ID, UCWA_NS
+from .ucwa import APPLICATION_ID, UCWA_NS, parse_xml
 
 
 @dataclass
@@ -43,7 +43,7 @@ def ucwa_error(interaction: Interaction) -> str:
         return ""
     try:
         if "xml" in response.content_type.lower():
-            root = etree.fromstring(response.body, etree.XMLParser(resolve_entities=False, no_network=True))
+            root = parse_xml(response.body)
             code, sub = root.findtext(f"{{{UCWA_NS}}}code"), root.findtext(f"{{{UCWA_NS}}}subcode")
         else:
             data = json.loads(response.body)
@@ -83,8 +83,7 @@ def pretty_body(message: Message) -> tuple[str, str]:
         if "json" in ctype:
             return json.dumps(json.loads(message.body), indent=2, ensure_ascii=False), "json"
         if "xml" in ctype:
-            root = etree.fromstring(message.body, etree.XMLParser(remove_blank_text=True, resolve_entities=False,
-                                                                   no_network=True))
+            root = parse_xml(message.body)
             return etree.tostring(root, pretty_print=True, encoding="unicode"), "xml"
     except (ValueError, etree.XMLSyntaxError):
         pass

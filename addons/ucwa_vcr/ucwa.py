@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
+
+from lxml import etree
 
 UCWA_NS = "http://schemas.microsoft.com/rtc/2012/03/ucwa"
 
@@ -19,6 +22,15 @@ ONLINE_MEETINGS = re.compile(r"/v1/applications/[^/]+/onlineMeetings(/|$)")
 EVENTS_PATH = re.compile(r"/v1/applications/[^/]+/events$")
 # Event-channel query parameters a client may change freely; `ack` is never one of them.
 EVENT_TUNING_PARAMS = frozenset({"timeout", "low", "medium", "priority"})
+
+
+# Bodies come from servers and clients we do not control: no entity expansion, no network look-ups.
+_XML_PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+
+
+def parse_xml(body: bytes) -> Any:
+    """A UCWA XML body as an lxml element (whitespace between elements dropped); XMLSyntaxError if it is not XML."""
+    return etree.fromstring(body, _XML_PARSER)
 
 
 def is_ucwa(host: str, path: str) -> bool:
