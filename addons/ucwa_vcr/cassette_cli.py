@@ -80,6 +80,9 @@ def add_parsers(sub: Any) -> None:
     exp.add_argument("-o", "--output", required=True, help="file to write (.har, or .yaml for VCR.py)")
     exp.add_argument("--format", choices=("har", "vcrpy"), help="default: har for .har files, else vcrpy")
 
+    for parser, tool in ((show, _show), (dif, _diff), (lin, _lint), (red, _redact), (imp, _import), (exp, _export)):
+        parser.set_defaults(tool=tool)
+
 
 def _redaction_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redact-header", action="append", default=[], metavar="NAME", help="extra header to redact")
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     """Run a cassette tool; errors are one line on stderr and exit code 2."""
     console = console or Console(highlight=False, soft_wrap=True)  # long URLs and headers stay on one line
     try:
-        return int(globals()[f"_{args.command}"](args, console))
+        return int(args.tool(args, console))
     except store.StoreError as e:
         print(f"ucwa-vcr {args.command}: {e}", file=sys.stderr)
         return 2

@@ -131,7 +131,7 @@ async def _serve(opts: dict[str, Any], sets: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ucwa-vcr` console script."""
     args = build_parser().parse_args(argv)
-    if args.command not in ("record", "replay"):
+    if hasattr(args, "tool"):  # show, diff, lint, redact, import, export
         return cassette_cli.run(args)
     return asyncio.run(_serve(options_for(args), args.sets))
 
