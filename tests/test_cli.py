@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -66,15 +67,19 @@ def test_help_lists_the_commands_and_options():
 
 def test_cli_record_meetings_only_then_replay(start_proxy, fake, canaries, tmp_path):
     cassette = tmp_path / "meetings.yaml"
-    proxy = start_proxy(cli=["record", str(cassette), "--meetings-only", "-q"])
+    proxy = start_proxy(cli=["record", str(cassette), "--meetings-only", "-q", "--redact-field", "subject",
+                             "--redact-header", "X-Client-Key"])
     client = Client(proxy.session(), fake.discovery_url, canaries["password"])
     client.sign_in()
     client.call("list", "GET", client.meetings_url)
-    client.call("create", "POST", client.meetings_url, json={"subject": "cli"})
+    client.call("create", "POST", client.meetings_url, json={"subject": "board-review-xyz"},
+                headers={"X-Client-Key": "key-4242"})
     proxy.stop()
     recorded = store.load(cassette).interactions
     assert [(i.request.method, i.response.status) for i in recorded] == [("GET", 200), ("POST", 201)]
-    assert files_containing(tmp_path, list(canaries.values())) == []
+    assert files_containing(tmp_path, [*canaries.values(), "board-review-xyz", "key-4242"]) == []
+    assert dict(recorded[1].request.headers)["X-Client-Key"].startswith("REDACTED-")
+    assert json.loads(recorded[1].request.body)["subject"].startswith("REDACTED-")
 
     hits = fake.total_hits
     replay = start_proxy(cli=["replay", str(cassette), "-q"])
@@ -188,3 +193,15 @@ async def test_replay_only_never_serialises_the_loaded_cassette(tmp_path):
         tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none")
         assert len(deck.matcher.interactions) == 4
         assert deck._loaded_chunks is None, "nothing is written in none mode, so nothing is dumped at load"
+
+
+def test_replay_flags_reach_the_proxy(start_proxy):
+    proxy = start_proxy(cli=["replay", "-q", "--exhausted", "miss", "--event-hold", "1"])
+    s = proxy.session()
+    headers = {"Accept": "application/json", "Authorization": "Bearer cwt=t"}
+    assert s.post(SEED_URL, json={}, headers=headers, timeout=20).status_code == 201
+    again = s.post(SEED_URL, json={}, headers=headers, timeout=20)
+    assert again.status_code == 500 and "all 1 recorded answers to this request were already used" in again.text
+    idle = s.get(SEED_URL.replace("onlineMeetings/myOnlineMeetings", "events?ack=3"), headers=headers, timeout=20)
+    assert idle.status_code == 200 and idle.json()["_links"]["next"]["href"].endswith("/events?ack=4")
+    assert "for 1 s" in proxy.stop()

@@ -13,7 +13,7 @@ import requests
 import vcr
 from conftest import BIN, files_containing
 from ucwa_client import Client
-from ucwa_vcr import DEFAULT_CASSETTE, store
+from ucwa_vcr import DEFAULT_CASSETTE, cassette_cli, store
 from ucwa_vcr.cassette import Cassette
 
 SEED = str(DEFAULT_CASSETTE)
@@ -291,3 +291,42 @@ def test_redact_that_cannot_keep_its_backup_says_so_in_one_line(tmp_path):
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "leaky.yaml" in out.stderr
     no_traceback(out)
     assert CANARY_TOKEN in leaky.read_text(), "nothing was changed"
+
+
+def test_import_append_adds_and_keeps_placeholders_apart(captured, tmp_path):
+    recorded, flows, har = captured
+    target = tmp_path / "both.yaml"
+    assert ucwa_vcr("import", str(flows), "-o", str(target)).returncode == 0
+    first = store.load(target).interactions
+    assert ucwa_vcr("import", str(har), "-o", str(target), "--append").returncode == 0
+    both = store.load(target).interactions
+    assert len(both) == 2 * len(recorded.interactions) and both[: len(first)] == first
+    tokens = {dict(i.request.headers).get("Authorization") for i in both} - {None}
+    assert len(tokens) == 2, "the second import's token gets its own placeholder"
+    assert ucwa_vcr("lint", str(target)).returncode == 0
+
+
+def test_terminal_output_is_rich(tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.delenv("NO_COLOR", raising=False)  # conftest quiets colours for subprocesses
+    from rich.console import Console
+    from ucwa_vcr.cli import build_parser
+
+    def render(*argv: str) -> str:
+        buffer = io.StringIO()
+        assert cassette_cli.run(build_parser().parse_args(list(argv)),
+                                Console(file=buffer, force_terminal=True, color_system="standard", width=160,
+                                        highlight=False)) == 0
+        return buffer.getvalue()
+
+    table = render("show", SEED)
+    assert "┃" in table and "\x1b[" in table and "{app}/onlineMeetings/myOnlineMeetings" in table
+    one = render("show", SEED, "0")
+    assert "\x1b[" in one and "myOnlineMeetings" in one  # syntax-highlighted body
+    other = tmp_path / "other.yaml"
+    cassette = store.load(SEED)
+    cassette.interactions[0].response.status = 409
+    store.save(other, cassette)
+    diffed = render("diff", SEED, str(other))
+    assert "~ changed  A#0 B#0" in diffed and "status: 200 -> 409" in diffed and "\x1b[33m" in diffed

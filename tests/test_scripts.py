@@ -1,0 +1,54 @@
+"""The project's scripts as a user runs them: the demo, the fake origin launcher, the seed cassette builder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from conftest import ROOT, free_port
+from ucwa_vcr import DEFAULT_CASSETTE, store
+
+REFERENCE = ROOT.parent / "shared" / "reference" / "myOnlineMeetings_ref.md"
+
+
+def test_demo_replays_the_seed_over_https(tmp_path):
+    env = {**os.environ, "PORT": str(free_port()), "PYTHON": sys.executable}
+    out = subprocess.run([str(ROOT / "scripts" / "demo")], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "$ curl --proxy http://127.0.0.1:" in out.stdout
+    seed_json = store.load(DEFAULT_CASSETTE).interactions[0].response.body.decode()
+    assert seed_json[:600] in out.stdout and "replayed offline from seed.yaml" in out.stdout
+
+
+def test_fake_ucwa_launcher_serves_discovery():
+    port = free_port()
+    env = {**os.environ, "PYTHON": sys.executable}
+    proc = subprocess.Popen([str(ROOT / "scripts" / "fake-ucwa"), "--port", str(port), "--max-meetings", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert f"fake UCWA origin on http://127.0.0.1:{port}" in proc.stdout.readline()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/Autodiscover/AutodiscoverService.svc/root", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert r.status_code == 200 and "/oauth/user?originalDomain=" in r.json()["_links"]["user"]["href"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_seed_cassette_is_rebuilt_byte_for_byte_from_the_reference_page(tmp_path):
+    if not REFERENCE.is_file():
+        pytest.skip(f"the reference page is not beside this checkout ({REFERENCE})")
+    out = tmp_path / "seed.yaml"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "seed_cassette.py"), str(REFERENCE), str(out)],
+                   check=True, capture_output=True, timeout=60)
+    assert out.read_bytes() == (ROOT / "cassettes" / "myOnlineMeetings-seed.yaml").read_bytes()
