@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 import requests
-from conftest import BIN, SCRIPT, files_containing, free_port
+from conftest import BIN, SCRIPT, Proxy, files_containing, free_port
 from ucwa_client import Client
 from ucwa_vcr import DEFAULT_CASSETTE, store
 
@@ -153,9 +153,9 @@ def test_reverse_mode_for_clients_without_proxy_settings(start_proxy, fake, cana
 
 def test_upstream_mode_behind_a_corporate_proxy(start_proxy, fake, canaries, tmp_path):
     corporate_port = free_port()
-    corporate = subprocess.Popen([str(BIN / "mitmdump"), "--listen-host", "127.0.0.1", "--listen-port",
-                                  str(corporate_port), "--set", f"confdir={tmp_path / 'corp'}"],
-                                 stdout=(tmp_path / "corp.log").open("w"), stderr=subprocess.STDOUT)
+    # a plain mitmdump as the corporate proxy; Proxy waits until it listens
+    corporate = Proxy([str(BIN / "mitmdump"), "--listen-host", "127.0.0.1", "--listen-port", str(corporate_port),
+                       "--set", f"confdir={tmp_path / 'corp'}"], corporate_port, tmp_path / "corp", tmp_path / "corp.log")
     try:
         cassette = tmp_path / "upstream.yaml"
         proxy = start_proxy(cli=["record", str(cassette), "--upstream", f"http://127.0.0.1:{corporate_port}"])
@@ -164,11 +164,10 @@ def test_upstream_mode_behind_a_corporate_proxy(start_proxy, fake, canaries, tmp
         client.call("list", "GET", client.meetings_url)
         proxy.stop()
     finally:
-        corporate.terminate()
-        corporate.wait(10)
+        corporate_log = corporate.stop()
     assert len(store.load(cassette).interactions) == len(client.steps)
     origin_port = fake.url.rsplit(":", 1)[1]
-    assert f"server connect 127.0.0.1:{origin_port}" in (tmp_path / "corp.log").read_text(), "not via the upstream"
+    assert f"server connect 127.0.0.1:{origin_port}" in corporate_log, "not via the upstream"
 
 
 async def test_rewind_command(tmp_path):
