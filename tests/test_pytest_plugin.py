@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ucwa_vcr import store
+
 EXAMPLE = Path(__file__).parent / "example_suite"
 
 
@@ -52,3 +54,22 @@ def test_record_mode_option_is_validated(pytester):
     result = pytester.runpytest_subprocess("--ucwa-record-mode=sometimes")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*--ucwa-record-mode*invalid choice*'sometimes'*"])
+
+
+def test_recording_through_the_plugin_writes_each_tests_cassette_whole(pytester, fake):
+    pytester.makepyfile(test_rec=f'''
+import pytest, requests
+
+@pytest.mark.parametrize("n", range(3))
+def test_discovery(ucwa_proxy, n):
+    for _ in range(n + 1):
+        r = requests.get({fake.discovery_url!r}, headers={{"Accept": "application/json"}}, timeout=10,
+                         **ucwa_proxy.requests_kwargs)
+        assert r.status_code == 200
+''')
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ucwa-record-mode=all").assert_outcomes(passed=3)
+    for n in range(3):
+        cassette = pytester.path / "cassettes" / f"test_discovery_{n}_.yaml"
+        assert len(store.load(cassette).interactions) == n + 1
+        # switching cassettes (and stopping) leaves each file in its final form
+        assert store.COMPLETE not in cassette.read_text()

@@ -125,6 +125,7 @@ def test_kill_during_recording_leaves_a_valid_cassette(start_proxy, fake, canari
     proxy.proc.wait(10)
     # every exchange the client saw answered was on disk before the answer left the proxy
     assert len(store.load(cassette).interactions) == len(client.steps)
+    assert cassette.read_text().count(store.COMPLETE) > 1, "exchanges were appended, not the file rewritten"
 
 
 def test_unrecorded_event_request_is_held_then_answered_idle(start_proxy, tmp_path):
@@ -170,6 +171,7 @@ def test_concurrent_flows_are_all_recorded_whole(start_proxy, fake, canaries, tm
     for t in threads:
         t.join(60)
     proxy.stop()
+    assert store.COMPLETE not in cassette.read_text(), "a clean stop leaves the cassette in its final form"
     posts = [i for i in store.load(cassette).interactions if i.request.method == "POST" and "Meetings" in i.request.url]
     assert sorted(json.loads(i.request.body)["subject"] for i in posts) == sorted(subjects)
     for i in posts:  # each request is paired with its own answer

@@ -90,3 +90,62 @@ def test_parsed_cassettes_are_cached_by_content(tmp_path, monkeypatch):
     monkeypatch.setenv("UCWA_VCR_CACHE", "off")
     entries[0].write_text('{"version": 1, "interactions": []}')
     assert store.load(path).interactions[0].request.url == "https://fe1/a"
+
+
+def exchange(n: int) -> Interaction:
+    body = f'{{\n "subject" : "meeting {n}",\n "etag" : "{n}"\n}}'.encode()
+    return Interaction(Request(method="POST", url=f"https://fe1/ucwa/v1/applications/1/onlineMeetings/{n}",
+                               headers=[("Content-Type", "application/json")], body=body),
+                       Response(status=201, reason="Created", headers=[("Content-Type", "application/json")],
+                                body=body), started="2026-01-01T00:00:00.000+00:00", duration=0.125)
+
+
+def test_recording_appends_each_batch_and_finishes_in_final_form(tmp_path):
+    path = tmp_path / "c.yaml"
+    loaded = [exchange(0)]
+    store.save(path, Cassette(loaded))
+    writer = store.CassetteWriter(path, loaded)
+    writer.write([store.dump_interaction(exchange(1))])  # the first write replaces the file, the others append
+    first = path.read_bytes()
+    writer.write([store.dump_interaction(exchange(2)), store.dump_interaction(exchange(3))])
+    assert path.read_bytes().startswith(first), "appended, not rewritten"
+    assert path.read_text().count(store.COMPLETE) == 2
+    assert store.load(path).interactions == [exchange(n) for n in range(4)]
+    writer.finish()
+    final = tmp_path / "final.yaml"
+    store.save(final, Cassette([exchange(n) for n in range(4)]))
+    assert path.read_bytes() == final.read_bytes(), "the finished file is what save() writes, without COMPLETE lines"
+
+
+def test_a_write_cut_short_anywhere_loses_only_that_write(tmp_path, caplog):
+    path = tmp_path / "c.yaml"
+    writer = store.CassetteWriter(path, [])
+    writer.write([store.dump_interaction(exchange(1))])
+    writer.write([store.dump_interaction(exchange(2))])
+    before = path.read_bytes()
+    writer.write([store.dump_interaction(exchange(3)), store.dump_interaction(exchange(4))])
+    whole = path.read_bytes()
+    for cut in range(len(before), len(whole)):  # a kill can stop the last write after any byte
+        text = whole[:cut].decode("utf-8", errors="ignore")
+        assert store.parse(text, "c.yaml").interactions == [exchange(1), exchange(2)], f"cut at {cut}"
+    first_dropped = before.count(b"\n") + 1
+    assert f"c.yaml:{first_dropped}: ignoring the " in caplog.text
+    assert "a recording was interrupted" in caplog.text
+    assert store.parse(whole.decode(), "c.yaml").interactions == [exchange(n) for n in range(1, 5)]
+
+
+def test_a_failed_append_is_retried_whole_with_the_next_write(tmp_path, monkeypatch):
+    path = tmp_path / "c.yaml"
+    writer = store.CassetteWriter(path, [])
+    writer.write([store.dump_interaction(exchange(1))])
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "open", disk_full, raising=False)  # the append's open(); os.replace etc. unaffected
+    with pytest.raises(OSError):
+        writer.write([store.dump_interaction(exchange(2))])
+    monkeypatch.undo()
+    path.write_bytes(path.read_bytes()[:-10])  # and suppose the failed append left a cut tail
+    writer.write([store.dump_interaction(exchange(3))])
+    assert store.load(path).interactions == [exchange(1), exchange(2), exchange(3)]

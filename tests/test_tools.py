@@ -137,6 +137,21 @@ def test_lint_reports_broken_files(tmp_path):
     assert out.returncode == 1 and out.stdout.strip() == f"{broken}:3: request has no url (at interactions.0.request)"
 
 
+def test_lint_reports_a_recording_cut_short_and_redact_repairs_it(tmp_path):
+    cut = tmp_path / "cut.yaml"
+    seed = store.load(SEED).interactions
+    writer = store.CassetteWriter(cut, [])
+    writer.write([store.dump_interaction(seed[0])])
+    whole_lines = len(cut.read_text().splitlines())
+    writer.write([store.dump_interaction(seed[1])])
+    cut.write_bytes(cut.read_bytes()[:-40])  # a kill in the middle of the second write
+    out = ucwa_vcr("lint", str(cut))
+    assert out.returncode == 1
+    assert out.stdout.startswith(f"{cut}:{whole_lines + 1}: a recording was interrupted here"), out.stdout
+    assert ucwa_vcr("redact", str(cut)).returncode == 0
+    assert ucwa_vcr("lint", str(cut)).returncode == 0 and store.load(cut).interactions == seed[:1]
+
+
 def test_redact_in_place_keeps_a_backup_and_the_result_lints_clean(tmp_path):
     leaky = tmp_path / "leaky.yaml"
     leaky_cassette(leaky)

@@ -91,9 +91,8 @@ class UcwaDeck(OptionsAddon):
         self.meetings_only = False
         self.matcher = Matcher([])
         self.redactor = Redactor()
-        self._loaded: list[Interaction] = []  # as read from the file
-        self._loaded_chunks: list[bytes] | None = None  # those, serialised once the first write needs them
-        self._chunks: list[bytes] = []  # recorded since loading, serialised
+        self._cassette_writer: store.CassetteWriter | None = None
+        self._pending: list[bytes] = []  # recorded, serialised, not yet handed to the writer
         self._proxyserver: Any = None  # mitmproxy's, to see where it really listens
         # the latest requests answered with a miss since the cassette was loaded (bounded: a long replay
         # with a wrong cassette must not grow without end)
@@ -171,6 +170,7 @@ class UcwaDeck(OptionsAddon):
                 self.options.update(upstream_cert=False)
 
     def _open(self, path: str, rules: RedactionRules, match_on: Sequence[str], exhausted: str) -> None:
+        self._finish_writing()  # the cassette in use may be the one loaded again
         cassette = Cassette()
         self.path = Path(path).expanduser() if path else None
         if self.path is not None:
@@ -189,7 +189,7 @@ class UcwaDeck(OptionsAddon):
         self.misses.clear()
         self.matcher = Matcher(cassette.interactions, match_on, exhausted)
         self.redactor = Redactor(rules, start=highest_placeholder(cassette) + 1)
-        self._loaded, self._loaded_chunks, self._chunks = cassette.interactions, None, []
+        self._cassette_writer = store.CassetteWriter(self.path, cassette.interactions) if self.path else None
         logger.info("ucwa-vcr: %s, mode %s, %d interactions", self.path or "no cassette", self.mode,
                     len(cassette.interactions))
 
@@ -218,7 +218,7 @@ class UcwaDeck(OptionsAddon):
         """Redact an exchange, add it to the cassette, and return once the cassette on disk holds it."""
         clean = self.redactor.interaction(interaction)
         self.matcher.add(clean)
-        self._chunks.append(store.dump_interaction(clean))
+        self._pending.append(store.dump_interaction(clean))
         if self._next_write is None:
             self._next_write = asyncio.get_running_loop().create_future()
         written = self._next_write
@@ -227,22 +227,36 @@ class UcwaDeck(OptionsAddon):
         await asyncio.shield(written)
 
     async def _write(self) -> None:
-        # One writer at a time; exchanges recorded during a write are all covered by the next one.
-        assert self.path is not None  # should_record() never lets a flow through without a cassette
+        # One writer task at a time; exchanges recorded during a write all go in the next one.
         while self._next_write is not None:
             written, self._next_write = self._next_write, None
+            batch, self._pending = self._pending, []
+            writer = self._cassette_writer
+            assert writer is not None  # should_record() never lets a flow through without a cassette
             try:
-                await asyncio.to_thread(self._write_file, self.path, self._chunks[:])
+                await asyncio.to_thread(writer.write, batch)
             except OSError as e:
-                logger.error("ucwa-vcr: cannot write %s: %s (retried with the next exchange)", self.path, e)
+                logger.error("ucwa-vcr: cannot write %s: %s (retried with the next exchange)", writer.path, e)
             written.set_result(None)
 
-    def _write_file(self, path: Path, recorded: list[bytes]) -> None:
-        # Runs in the writer thread: what was loaded is serialised here, once, and only when something
-        # is recorded -- never at load, where replay-only sessions would pay for it for nothing.
-        if self._loaded_chunks is None:
-            self._loaded_chunks = [store.dump_interaction(i) for i in self._loaded]
-        store.write_cassette(path, self._loaded_chunks + recorded)
+    def _finish_writing(self) -> None:
+        """Write what is pending and leave the cassette file in its final form.
+
+        Blocks until the writer thread is done with its batch: runs only when the cassette is switched
+        or the proxy stops.
+        """
+        writer, written = self._cassette_writer, self._next_write
+        if writer is None:
+            return
+        batch, self._pending, self._next_write = self._pending, [], None
+        try:
+            if batch:
+                writer.write(batch)
+            writer.finish()
+        except OSError as e:
+            logger.error("ucwa-vcr: cannot write %s: %s", writer.path, e)
+        if written is not None:
+            written.set_result(None)
 
     @command.command("ucwa.rewind")
     def rewind(self) -> None:
@@ -253,3 +267,4 @@ class UcwaDeck(OptionsAddon):
     async def done(self) -> None:
         if self._writer is not None:
             await self._writer
+        self._finish_writing()

@@ -1,8 +1,8 @@
 """Linting cassettes before they are committed: anything that looks like a live secret, or a broken file.
 
 A value is a live secret when today's redaction rules would change it: placeholders pass, tokens,
-bearer credentials, password fields, cookie values and JWTs do not. Findings name the file, the line and
-the exchange, never the secret itself.
+bearer credentials, password fields, cookie values and JWTs do not. A recording cut short by a kill is a
+finding too. Findings name the file, the line and the exchange, never the secret itself.
 """
 
 from __future__ import annotations
@@ -31,12 +31,17 @@ def _message_findings(message: Message, redactor: Redactor, where: Where) -> lis
 
 def lint(path: str | os.PathLike[str], rules: RedactionRules | None = None) -> list[str]:
     """One line per finding: `file:line: exchange N: what`; empty when the cassette is clean."""
+    findings = []
     try:
         text = store.read_text(path)
+        complete = store.complete_part(text)
+        if len(complete) < len(text):
+            findings.append(f"{path}:{complete.count(chr(10)) + 1}: a recording was interrupted here: the rest of the "
+                            "file is cut short and ignored (`ucwa-vcr redact` rewrites the file without it)")
+        text = complete
         cassette = store.parse(text, str(path))
     except store.StoreError as e:
-        return [str(e)]
-    findings = []
+        return [*findings, str(e)]
     redactor = Redactor(rules or RedactionRules())
     for n, interaction in enumerate(cassette.interactions):
         for where, what in (_message_findings(interaction.request, redactor, ("interactions", n, "request"))

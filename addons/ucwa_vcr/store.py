@@ -1,12 +1,14 @@
-"""Cassette files: safe YAML loading with one-line errors, readable dumping, atomic writes."""
+"""Cassette files: safe YAML loading with one-line errors, readable dumping, crash-safe writes."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,11 @@ import yaml
 
 from .cassette import VERSION, Cassette, CassetteError, Interaction
 
+logger = logging.getLogger(__name__)
+
 SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Ends every write of a cassette being recorded; what follows the last one was cut short by a kill.
+COMPLETE = "# ucwa-vcr: complete up to here (recording)\n"
 _BaseDumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -43,10 +49,73 @@ def dump_interaction(interaction: Interaction) -> bytes:
     return str(text).encode("utf-8")
 
 
-def write_cassette(path: str | os.PathLike[str], chunks: Sequence[bytes]) -> None:
+def write_cassette(path: str | os.PathLike[str], chunks: Sequence[bytes], tail: bytes = b"") -> None:
     """Write a cassette atomically from already dumped interactions (no re-serialisation)."""
     head = f"version: {VERSION}\ninteractions:{'' if chunks else ' []'}\n".encode()
-    write_atomic(path, [head, b"".join(chunks)])  # one write call: a call per chunk would churn the GIL
+    write_atomic(path, [head, b"".join(chunks) + tail])  # one write call: a call per chunk would churn the GIL
+
+
+class CassetteWriter:
+    """Writes a cassette while it is recorded: each batch of exchanges costs its own size, not the file's.
+
+    The first write replaces the file atomically (what was loaded, then the new exchanges); the later ones
+    append their exchanges in one write call. Every write ends with the COMPLETE line, so one that a kill
+    cut short is recognised on load (`complete_part`) and dropped -- its clients had not been answered
+    yet. A failed append makes the next write a whole atomic one again. `finish()` leaves the file in its
+    final form: rewritten atomically once more, without the COMPLETE lines. Thread-safe.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], loaded: Sequence[Interaction]) -> None:
+        self.path = Path(path)
+        self._loaded = loaded
+        self._loaded_chunks: list[bytes] | None = None
+        self._chunks: list[bytes] = []
+        self._appendable = False  # the file ends with a complete write of everything so far
+        self._final = True  # the file on disk is in its final form (nothing written yet, or finished)
+        self._lock = threading.Lock()
+
+    def write(self, chunks: Sequence[bytes]) -> None:
+        """Add dumped interactions; when this returns they are on disk (OSError when they could not be)."""
+        with self._lock:
+            self._chunks += chunks
+            self._final = False
+            appendable, self._appendable = self._appendable, False
+            if appendable:
+                with open(self.path, "ab") as f:
+                    f.write(b"".join(chunks) + COMPLETE.encode())
+            else:
+                self._rewrite(tail=COMPLETE.encode())
+            self._appendable = True
+
+    def finish(self) -> None:
+        """Rewrite the file in its final form, without the COMPLETE lines (no-op when nothing was written)."""
+        with self._lock:
+            if not self._final:
+                self._rewrite()
+                self._final, self._appendable = True, False
+
+    def _rewrite(self, tail: bytes = b"") -> None:
+        # What was loaded is serialised here, once, and only when something is recorded -- never at load,
+        # where replay-only sessions would pay for it for nothing.
+        if self._loaded_chunks is None:
+            self._loaded_chunks = [dump_interaction(i) for i in self._loaded]
+        write_cassette(self.path, self._loaded_chunks + self._chunks, tail)
+
+
+def complete_part(text: str) -> str:
+    """The text up to the end of its last complete write: a recording killed mid-write leaves a cut tail."""
+    if COMPLETE not in text or text.endswith(COMPLETE):
+        return text
+    end = text.rfind("\n" + COMPLETE)
+    return text if end < 0 else text[:end + 1 + len(COMPLETE)]  # (never first line: no write of ours puts it there)
+
+
+def _without_cut_tail(text: str, name: str) -> str:
+    complete = complete_part(text)
+    if len(complete) < len(text):
+        logger.warning("%s:%d: ignoring the %d characters from here on: a recording was interrupted while writing "
+                       "them", name, complete.count("\n") + 1, len(text) - len(complete))
+    return complete
 
 
 def line_of(text: str, where: tuple[str | int, ...]) -> int | None:
@@ -86,6 +155,7 @@ def load_yaml(text: str, name: str) -> Any:
 
 def parse(text: str, name: str) -> Cassette:
     """Parse cassette text; errors say `name:line: what is wrong`."""
+    text = _without_cut_tail(text, name)
     return _validated(load_yaml(text, name), text, name)
 
 
@@ -124,7 +194,7 @@ def load(path: str | os.PathLike[str]) -> Cassette:
     JSON under the SHA-256 of the file's bytes (the same redacted content, nothing more), and a
     cassette seen before loads from there, some 20 times faster. Any change to the file is a new key.
     """
-    text = read_text(path)
+    text = _without_cut_tail(read_text(path), str(path))
     folder = cache_folder()
     cached = folder / f"{hashlib.sha256(text.encode('utf-8')).hexdigest()}.json" if folder else None
     if cached is not None and cached.is_file():
