@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 
 import pytest
 import requests
@@ -93,9 +94,12 @@ def mitmdump_first_lines(*args: str, count: int) -> str:
     proc = subprocess.Popen([str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-port", str(free_port()),
                              "--set", "ucwa_record_mode=none", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    give_up = threading.Timer(60, proc.kill)  # should it print fewer lines, readline() ends at the kill
+    give_up.start()
     try:
         return "".join(proc.stdout.readline() for _ in range(count))
     finally:
+        give_up.cancel()
         proc.terminate()
         proc.wait(10)
 
