@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from ucwa_vcr import store
 from ucwa_vcr.cassette import Cassette, Interaction, Request, Response
@@ -149,3 +152,19 @@ def test_a_failed_append_is_retried_whole_with_the_next_write(tmp_path, monkeypa
     path.write_bytes(path.read_bytes()[:-10])  # and suppose the failed append left a cut tail
     writer.write([store.dump_interaction(exchange(3))])
     assert store.load(path).interactions == [exchange(1), exchange(2), exchange(3)]
+
+
+def test_the_cache_keeps_the_most_recently_used_within_its_budget(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("UCWA_VCR_CACHE", str(cache))
+    paths = [tmp_path / f"c{n}.yaml" for n in range(3)]
+    for n, path in enumerate(paths):
+        store.save(path, Cassette([exchange(n)]))
+    store.load(paths[0])
+    entry_size = next(cache.glob("*.json")).stat().st_size
+    monkeypatch.setattr(store, "CACHE_BUDGET", int(entry_size * 2.5))  # room for two entries
+    for path in (paths[1], paths[0], paths[2]):  # c0 used again after c1: c1 is the least recently used
+        time.sleep(0.01)  # distinct modification times
+        store.load(path)
+    kept = {json.loads(entry.read_text())["interactions"][0]["request"]["url"] for entry in cache.glob("*.json")}
+    assert kept == {exchange(0).request.url, exchange(2).request.url}
