@@ -137,7 +137,7 @@ def test_a_write_cut_short_anywhere_loses_only_that_write(tmp_path, caplog):
     assert store.parse(whole.decode(), "c.yaml").interactions == [exchange(n) for n in range(1, 5)]
 
 
-def test_a_failed_append_is_retried_whole_with_the_next_write(tmp_path, monkeypatch):
+def test_after_a_failed_append_or_a_removed_file_the_next_write_is_whole(tmp_path, monkeypatch):
     path = tmp_path / "c.yaml"
     writer = store.CassetteWriter(path, [])
     writer.write([store.dump_interaction(exchange(1))])
@@ -145,13 +145,16 @@ def test_a_failed_append_is_retried_whole_with_the_next_write(tmp_path, monkeypa
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store, "open", disk_full, raising=False)  # the append's open(); os.replace etc. unaffected
+    monkeypatch.setattr(store.os, "open", disk_full)
     with pytest.raises(OSError):
         writer.write([store.dump_interaction(exchange(2))])
     monkeypatch.undo()
     path.write_bytes(path.read_bytes()[:-10])  # and suppose the failed append left a cut tail
     writer.write([store.dump_interaction(exchange(3))])
     assert store.load(path).interactions == [exchange(1), exchange(2), exchange(3)]
+    path.unlink()  # removed while recording: the next write brings back the whole cassette
+    writer.write([store.dump_interaction(exchange(4))])
+    assert store.load(path).interactions == [exchange(n) for n in range(1, 5)]
 
 
 def test_the_cache_keeps_the_most_recently_used_within_its_budget(tmp_path, monkeypatch):

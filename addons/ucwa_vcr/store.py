@@ -81,7 +81,12 @@ class CassetteWriter:
             self._final = False
             appendable, self._appendable = self._appendable, False
             if appendable:
-                with open(self.path, "ab") as f:
+                try:  # never creates the file: one removed meanwhile is written whole again
+                    fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+                except FileNotFoundError:
+                    appendable = False
+            if appendable:
+                with os.fdopen(fd, "ab") as f:
                     f.write(b"".join(chunks) + COMPLETE.encode())
             else:
                 self._rewrite(tail=COMPLETE.encode())
