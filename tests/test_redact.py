@@ -68,3 +68,24 @@ def test_canonical_form_makes_live_secret_and_placeholder_equal():
     canon = Redactor(canonical=True)
     assert canon.text("grant_type=password&password=live-one") == canon.text("grant_type=password&password=REDACTED-7")
     assert canon.text(f"Bearer {TOKEN}") == "Bearer cwt=REDACTED"
+
+
+def test_batch_parts_have_their_headers_redacted_like_headers():
+    # the shapes of BatchingRequests.md, with secrets in the parts' own headers
+    boundary = "77f2569d-c005-442b-b856-782305305e5f"
+    parts = (f"--{boundary}\r\nContent-Type: application/http; msgtype=request\r\n\r\n"
+             "GET /ucwa/oauth/v1/applications/103/people/contacts HTTP/1.1\r\nHost: lyncweb.contoso.com\r\n"
+             f"Accept: application/json\r\nAuthorization: Basic dXNlcjpwYXNz\r\nCookie: cwt_ucwa=AAEBcanarycookie\r\n\r\n"
+             f"--{boundary}\r\nContent-Type: application/http; msgtype=response\r\n\r\n"
+             "HTTP/1.1 200 OK\r\nSet-Cookie: cwt_ucwa=AAEBcanarycookie; path=/ucwa; secure\r\n"
+             'Content-Type: application/json\r\n\r\n{"note":"Cookie: in a body line is not a header"}\r\n'
+             f"--{boundary}--\r\n")
+    batch = Request(method="POST", url="https://lyncweb.contoso.com/ucwa/oauth/v1/applications/103/batch",
+                    headers=[("Content-Type", f"multipart/batching;boundary={boundary}")], body=parts.encode())
+    clean = Redactor().request(batch).body.decode()
+    assert "AAEBcanarycookie" not in clean and "dXNlcjpwYXNz" not in clean
+    assert "Authorization: Basic REDACTED-1\r\n" in clean and "Cookie: cwt_ucwa=REDACTED-2\r\n" in clean
+    assert "Set-Cookie: cwt_ucwa=REDACTED-2; path=/ucwa; secure\r\n" in clean, "the same cookie, the same placeholder"
+    assert clean.replace("REDACTED-1", "dXNlcjpwYXNz").replace("REDACTED-2", "AAEBcanarycookie") == parts
+    as_text = Request(headers=[("Content-Type", "text/plain")], body=b"Cookie: cwt_ucwa=kept")
+    assert Redactor().request(as_text).body == as_text.body, "only multipart bodies have header lines"

@@ -24,7 +24,7 @@ def _message_findings(message: Message, redactor: Redactor, where: Where) -> lis
     for k, (name, value) in enumerate(message.headers):
         if redactor.headers([(name, value)])[0][1] != value:
             found.append(((*where, "headers", k), f"{part} header {name!r} holds a live secret"))
-    if not message.raw and redactor.body(message.body) != message.body:
+    if redactor.body(message) != message.body:
         found.append(((*where, "body"), f"{part} body holds a live secret"))
     return found
 

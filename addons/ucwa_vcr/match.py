@@ -66,7 +66,7 @@ def features(request: Request, redactor: Redactor, on: Sequence[str] = MATCHERS)
         elif name == "auth":  # the scheme only: a signed-in request and the 401 probe before it differ
             out[name] = header(request.headers, "authorization").partition(" ")[0].lower()
         elif name == "body":
-            out[name] = canonical_body(request.content_type, redactor.body(request.body))
+            out[name] = canonical_body(request.content_type, redactor.body(request))
     return out
 
 

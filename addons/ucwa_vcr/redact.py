@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .cassette import Cassette, Headers, Interaction, Request, Response
+from .cassette import Cassette, Headers, Interaction, Message, Request, Response
 
 PLACEHOLDER = "REDACTED"
 _NUMBERED = re.compile(r"REDACTED-(\d+)")
@@ -23,6 +23,8 @@ _IS_PLACEHOLDER = re.compile(r"^(cwt(=|%3[dD]))?REDACTED(-\d+)?$")
 # UCWA bearer tokens, also URL-encoded (`ms_rtc_renew=cwt%3dAAEB...`), and JWTs of Azure AD flows.
 _CWT = re.compile(r"(cwt(?:=|%3[dD]))([A-Za-z0-9_\-+/.]+(?:=|%3[dD])*)")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# A header line inside a multipart body (UCWA batch parts carry their own headers).
+_PART_HEADER = re.compile(r"^([A-Za-z0-9!#$%&'*+.^_`|~-]+)([ \t]*:[ \t]*)([^\r\n]*)", re.MULTILINE)
 
 # Headers whose whole credential part is secret; cookies keep their names, only values go.
 AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
@@ -123,23 +125,29 @@ class Redactor:
         """Headers with credentials, cookie values and configured headers redacted."""
         return [(k, self._header(k, v)) for k, v in headers]
 
-    def body(self, body: bytes) -> bytes:
-        """A body with its secrets redacted when it is text; binary bodies are left as they are."""
+    def body(self, message: Message) -> bytes:
+        """A message's body with its secrets redacted when it is text; binary and raw bodies are left alone.
+
+        In a multipart body (a UCWA batch), each part's header lines are redacted as headers are.
+        """
+        if message.raw:
+            return message.body
         try:
-            text = body.decode("utf-8")
+            text = self.text(message.body.decode("utf-8"))
         except UnicodeDecodeError:
-            return body
-        return self.text(text).encode("utf-8")
+            return message.body
+        if "multipart" in message.content_type.lower():
+            text = _PART_HEADER.sub(lambda m: m.group(1) + m.group(2) + self._header(m.group(1), m.group(3)), text)
+        return text.encode("utf-8")
 
     def request(self, request: Request) -> Request:
         """A redacted copy of a request."""
         return dataclasses.replace(request, url=self.text(request.url), headers=self.headers(request.headers),
-                                   body=request.body if request.raw else self.body(request.body))
+                                   body=self.body(request))
 
     def response(self, response: Response) -> Response:
         """A redacted copy of a response."""
-        return dataclasses.replace(response, headers=self.headers(response.headers),
-                                   body=response.body if response.raw else self.body(response.body))
+        return dataclasses.replace(response, headers=self.headers(response.headers), body=self.body(response))
 
     def interaction(self, interaction: Interaction) -> Interaction:
         """A redacted copy of an interaction."""
