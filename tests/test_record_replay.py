@@ -37,6 +37,8 @@ def test_record_full_session_is_complete_readable_and_secret_free(start_proxy, f
     statuses = {s.name: s.status for s in steps}
     assert statuses["user-401"] == 401 and statuses["put-no-if-match"] == 428 and statuses["put-stale"] == 412
     assert statuses["create-json"] == 201 and statuses["delete"] == 204
+    batch = next(s for s in steps if s.name == "batch")
+    assert batch.status == 200 and batch.body.count(b"HTTP/1.1 200 OK\r\n") == 2, batch.body[:300]
 
     loaded = store.load(cassette)
     assert [i.request.method for i in loaded.interactions] == [s.method for s in steps]
@@ -54,6 +56,8 @@ def test_record_full_session_is_complete_readable_and_secret_free(start_proxy, f
     assert files_containing(tmp_path, list(canaries.values())) == []
     text = cassette.read_text()
     assert "Bearer cwt=REDACTED-" in text and "cwt_ucwa=REDACTED-" in text and "password=REDACTED-" in text
+    recorded_batch = next(i.request.body for i in loaded.interactions if i.request.url.endswith("/batch"))
+    assert b"\r\nCookie: cwt_ucwa=REDACTED-" in recorded_batch, "the batch part's own Cookie header"
     token_placeholders = {h for i in loaded.interactions for k, h in i.request.headers if k.lower() == "authorization"}
     assert len(token_placeholders) == 1, "the same token must get the same placeholder everywhere"
 

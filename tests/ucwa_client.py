@@ -35,6 +35,7 @@ class Client:
         self.base = ""
         self.auth: dict[str, str] = {}
         self.app: dict = {}
+        self.cookie = ""
 
     def call(self, name: str, method: str, url: str, accept: str = JSON, **kw: object) -> requests.Response:
         headers = {"Accept": accept, **self.auth, **kw.pop("headers", {})}  # type: ignore[dict-item]
@@ -57,7 +58,17 @@ class Client:
         r = self.call("application", "POST", apps_url, json={"UserAgent": "tests", "EndpointId": "a1b2", "Culture": "en-US"})
         assert r.status_code == 201, r.text
         self.app = r.json()
+        self.cookie = r.headers["Set-Cookie"].split(";")[0]  # cwt_ucwa=...: a Cookie header value
         self.base = apps_url
+
+    def batch(self, name: str, parts: list[tuple[str, str, dict[str, str]]]) -> requests.Response:
+        """POST the application's batch resource: one multipart/batching part per (method, path, headers)."""
+        boundary = "77f2569d-c005-442b-b856-782305305e5f"
+        body = "".join(f"--{boundary}\r\nContent-Type: application/http; msgtype=request\r\n\r\n"
+                       f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+                       for method, path, headers in parts) + f"--{boundary}--\r\n"
+        return self.call(name, "POST", self.app["_links"]["self"]["href"] + "/batch", accept="multipart/batching",
+                         data=body.encode(), headers={"Content-Type": f"multipart/batching;boundary={boundary}"})
 
     @property
     def meetings_url(self) -> str:
@@ -68,7 +79,7 @@ class Client:
         return self.app["_links"]["events"]["href"]
 
     def full_session(self) -> list[Step]:
-        """Discovery to sign-out: 20 steps, JSON and XML, create/put/delete, 428/412, events."""
+        """Discovery to sign-out: 20 steps, JSON and XML, create/put/delete, 428/412, events, a batch."""
         self.sign_in()
         mine = self.meetings_url
         self.call("list-empty", "GET", mine)
@@ -89,6 +100,8 @@ class Client:
         self.call("list-json", "GET", mine)
         self.call("delete", "DELETE", href)
         self.call("list-after-delete", "GET", mine)
+        self.batch("batch", [("GET", mine, {"Accept": JSON, **self.auth}),
+                             ("GET", self.app["_links"]["self"]["href"], {"Accept": JSON, "Cookie": self.cookie})])
         self.call("too-many?", "POST", mine, json={"subject": "third"})
         self.call("sign-out", "DELETE", self.app["_links"]["self"]["href"])
         return self.steps

@@ -6,18 +6,21 @@ Usage:
 
 Serves discovery, the 401 MsRtcOAuth challenge, the password-grant token, application creation (with the
 cwt_ucwa cookie), myOnlineMeetings list/create/get/put/delete in JSON and XML with ETags and If-Match
-(412 stale, 428 missing), 409 TooManyOnlineMeetings after `max_meetings` creates, and a long-poll event
-channel. It counts every request it receives (`hits`), which is how tests prove replay stayed offline.
+(412 stale, 428 missing), 409 TooManyOnlineMeetings after `max_meetings` creates, a long-poll event
+channel and the batch resource (multipart/batching). It counts every request it receives (`hits`), which
+is how tests prove replay stayed offline.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import http.client
 import json
 import re
 import secrets
 import threading
+import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -257,6 +260,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(204)
         if rest == "/events" and self.command == "GET":
             return self._events(prefix, query)
+        if rest == "/batch" and self.command == "POST":
+            return self._batch(body)
         if rest == "/onlineMeetings/myOnlineMeetings":
             return self._meetings(prefix, body)
         match = re.fullmatch(r"/onlineMeetings/myOnlineMeetings/(\w+)", rest)
@@ -360,6 +365,38 @@ class _Handler(BaseHTTPRequestHandler):
         meeting["etag"] += 1
         fake.push_event("myOnlineMeeting", href, "updated")
         self._resource(200, "myOnlineMeeting", href, self._meeting_props(mid), {}, {"ETag": f'"{meeting["etag"]}"'})
+
+    def _batch(self, body: bytes) -> None:
+        """POST .../batch (BatchingRequests.md): each multipart/batching part is a request, answered in order.
+
+        Every part is sent to this server itself, with the batch's Authorization unless the part has its own.
+        """
+        ctype = self.headers.get("Content-Type", "")
+        boundary = re.search(r'boundary="?([^";]+)"?', ctype)
+        if "multipart/batching" not in ctype or not boundary:
+            return self._error("UnsupportedMediaType")
+        out = str(uuid.uuid4())
+        answers = []
+        for part in body.split(b"--" + boundary.group(1).encode())[1:-1]:
+            message = part.split(b"\r\n\r\n", 1)[-1]  # after the part's own Content-Type: application/http
+            head, _, content = message.partition(b"\r\n\r\n")
+            request_line, *lines = head.decode("latin-1").split("\r\n")
+            method, target, _ = request_line.split(" ", 2)
+            headers = {"Authorization": self.headers.get("Authorization", "")}
+            headers.update((name, value.strip()) for name, _, value in (line.partition(":") for line in lines))
+            conn = http.client.HTTPConnection("127.0.0.1", self.fake.server.server_address[1], timeout=30)
+            try:
+                conn.request(method, target, content.removesuffix(b"\r\n") or None, headers)
+                answer = conn.getresponse()
+                answer_body = answer.read()
+            finally:
+                conn.close()
+            answer_head = "".join(f"{k}: {v}\r\n" for k, v in answer.getheaders()
+                                  if k.lower() not in ("connection", "server", "date"))
+            answers.append(f"--{out}\r\nContent-Type: application/http; msgtype=response\r\n\r\n"
+                           f"HTTP/1.1 {answer.status} {answer.reason}\r\n{answer_head}\r\n".encode()
+                           + answer_body + b"\r\n")
+        self._send(200, b"".join(answers) + f"--{out}--\r\n".encode(), f'multipart/batching; boundary="{out}"')
 
     def _events(self, prefix: str, query: dict[str, list[str]]) -> None:
         fake = self.fake
