@@ -8,14 +8,15 @@ import json
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import yaml
 from conftest import files_containing
 from lxml import etree
-from ucwa_client import Client, poll_events_in_background
+from ucwa_client import NS, Client, poll_events_in_background
 from ucwa_vcr import DEFAULT_CASSETTE, store
 
 AUTH = {"Authorization": "Bearer cwt=test-token"}
@@ -106,7 +107,8 @@ def test_event_channel_long_poll_does_not_block_other_traffic(start_proxy, fake,
     proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all")
     client = Client(proxy.session(), fake.discovery_url, canaries["password"])
     client.sign_in()
-    poll, answers = poll_events_in_background(client, client.events_url)
+    poll, answers = poll_events_in_background(client.s, urljoin(client.base, client.events_url),
+                                              {"Accept": "application/json", **client.auth})
     for _ in range(3):
         client.call("list", "GET", client.meetings_url)
     assert poll.is_alive() and not answers, "the P-GET is still held by the origin"
@@ -154,6 +156,31 @@ def test_unrecorded_event_request_is_held_then_answered_idle(start_proxy, tmp_pa
     xml = s.get(app + "/events?ack=7&timeout=1", headers={"Accept": "application/xml"}, timeout=30)
     assert etree.fromstring(xml.content).find("{http://schemas.microsoft.com/rtc/2012/03/ucwa}link").get("rel") == "next"
     assert "holding unrecorded event request" in proxy.stop()
+
+
+def test_a_newer_event_request_with_the_same_ack_replaces_the_held_one(start_proxy, tmp_path):
+    cassette = tmp_path / "empty.yaml"
+    cassette.write_text("version: 1\ninteractions: []\n")
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none", "ucwa_event_hold=60")
+    events = "http://fe1.contoso.com/ucwa/oauth/v1/applications/123/events"
+    first, answers = poll_events_in_background(proxy.session(), events + "?ack=5", {"Accept": "application/xml"})
+    other_ack, other_answers = poll_events_in_background(proxy.session(), events + "?ack=6",
+                                                         {"Accept": "application/json"})
+    wait_until_held(proxy, 2)
+    second = proxy.session().get(events + "?ack=5&timeout=1", headers={"Accept": "application/json"}, timeout=30)
+    first.join(30)
+    replaced = etree.fromstring(answers[0].content)
+    assert answers[0].status_code == 409 and replaced.findtext(f"{NS}subcode") == "PGetReplaced"
+    assert second.status_code == 200 and second.json()["_links"]["next"]["href"].endswith("ack=6"), "then idle"
+    assert other_ack.is_alive() and not other_answers, "a P-GET with another ack is not replaced"
+    proxy.stop()
+
+
+def wait_until_held(proxy, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while proxy.log.count("holding unrecorded event request") < count:
+        assert time.monotonic() < deadline, proxy.log
+        time.sleep(0.05)
 
 
 def test_concurrent_flows_are_all_recorded_whole(start_proxy, fake, canaries, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from dataclasses import dataclass
@@ -107,12 +108,15 @@ class Client:
         return self.steps
 
 
-def poll_events_in_background(client: Client, url: str) -> tuple[threading.Thread, list[requests.Response]]:
-    """Start a P-GET on the event channel in a thread; its answer lands in the returned list."""
+def poll_events_in_background(session: requests.Session, url: str,
+                              headers: dict[str, str]) -> tuple[threading.Thread, list[requests.Response]]:
+    """Start a P-GET on the event channel in a thread; its answer lands in the returned list (none if the
+    connection ends first)."""
     answers: list[requests.Response] = []
 
     def poll() -> None:
-        answers.append(client.s.get(urljoin(client.base, url), headers={"Accept": JSON, **client.auth}, timeout=60))
+        with contextlib.suppress(requests.RequestException):
+            answers.append(session.get(url, headers=headers, timeout=90))
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()

@@ -38,9 +38,8 @@ logger = logging.getLogger(__name__)
 
 def _respond(rule: FaultRule, accept: str) -> http.Response:
     if rule.error:
-        err = ucwa.ERRORS[rule.error]
-        body, ctype = ucwa.error_body(err.code, err.subcode, err.message, accept)
-        return http.Response.make(err.status, body, {"Content-Type": ctype})
+        status, body, ctype = ucwa.error(rule.error, accept)
+        return http.Response.make(status, body, {"Content-Type": ctype})
     spec = rule.respond or {}
     content = spec.get("body", "")
     headers = {str(k): str(v) for k, v in spec.get("headers", {}).items()}

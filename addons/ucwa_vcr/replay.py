@@ -6,7 +6,8 @@ Usage:
 
 In offline modes a request with no recorded answer gets a UCWA-shaped 500 error whose body lists the
 closest recorded requests and what differed; an unrecorded event-channel P-GET is held (without
-blocking other flows) and then answered like an idle channel, so clients neither spin nor hang.
+blocking other flows) and then answered like an idle channel, so clients neither spin nor hang (a newer
+P-GET with the same ack releases it with 409 PGetReplaced, as a server does).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class UcwaReplayer(OptionsAddon):
 
     def __init__(self, deck: UcwaDeck) -> None:
         self.deck = deck
+        # held event P-GETs by (channel, ack): set when a newer P-GET with the same ack replaces one
+        self._held: dict[tuple[str, str], asyncio.Event] = {}
 
     def declare(self, add: Callable[..., None]) -> None:
         add("ucwa_latency", int, 0,
@@ -90,12 +93,29 @@ class UcwaReplayer(OptionsAddon):
     async def _answer_miss(self, flow: http.HTTPFlow, miss: Miss) -> None:
         flow.metadata["ucwa_vcr"] = "miss"
         if ucwa.is_events(flow.request.path.partition("?")[0]):
-            asked = flow.request.query.get("timeout", "180")
-            hold = min(int(asked) if asked.isdigit() else 180, self.options.ucwa_event_hold)
-            logger.info("ucwa-vcr: holding unrecorded event request %s for %d s", flow.request.path, hold)
-            await asyncio.sleep(hold)
-            flow.response = idle_events(flow)
+            await self._hold_events(flow)
             return
         self.deck.misses.append(miss)
         logger.warning("%s", miss.explain())
         flow.response = miss_response(flow, miss)
+
+    async def _hold_events(self, flow: http.HTTPFlow) -> None:
+        """Hold an unrecorded P-GET, then answer like an idle channel; as a server does, a newer P-GET with
+        the same ack releases it at once with 409 PGetReplaced."""
+        asked = flow.request.query.get("timeout", "180")
+        hold = min(int(asked) if asked.isdigit() else 180, self.options.ucwa_event_hold)
+        key = (flow.request.path.partition("?")[0], flow.request.query.get("ack", ""))
+        if key in self._held:
+            self._held[key].set()
+        replaced = self._held[key] = asyncio.Event()
+        logger.info("ucwa-vcr: holding unrecorded event request %s for %d s", flow.request.path, hold)
+        try:
+            await asyncio.wait_for(replaced.wait(), hold)
+        except TimeoutError:
+            flow.response = idle_events(flow)
+        else:
+            status, body, ctype = ucwa.error("PGetReplaced", flow.request.headers.get("accept", ""))
+            flow.response = http.Response.make(status, body, {"Content-Type": ctype})
+        finally:
+            if self._held.get(key) is replaced:
+                del self._held[key]

@@ -121,6 +121,12 @@ _CATALOGUE = [
 ERRORS: dict[str, UcwaError] = {row[0]: UcwaError(*row) for row in _CATALOGUE}
 
 
+def error(name: str, accept: str) -> tuple[int, bytes, str]:
+    """The documented error `name` (a key of ERRORS): its HTTP status, body and Content-Type, as Accept asks."""
+    err = ERRORS[name]
+    return (err.status, *error_body(err.code, err.subcode, err.message, accept))
+
+
 def error_body(code: str, subcode: str | None, message: str, accept: str) -> tuple[bytes, str]:
     """A UCWA error body and its Content-Type, JSON or XML as the request's Accept asks."""
     if representation(accept) == "xml":
