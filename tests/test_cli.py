@@ -76,6 +76,7 @@ def test_cli_record_meetings_only_then_replay(start_proxy, fake, canaries, tmp_p
     client.call("create", "POST", client.meetings_url, json={"subject": "board-review-xyz"},
                 headers={"X-Client-Key": "key-4242"})
     proxy.stop()
+    assert store.COMPLETE not in cassette.read_text(), "stopping the command leaves the cassette in its final form"
     recorded = store.load(cassette).interactions
     assert [(i.request.method, i.response.status) for i in recorded] == [("GET", 200), ("POST", 201)]
     assert files_containing(tmp_path, [*canaries.values(), "board-review-xyz", "key-4242"]) == []
