@@ -94,6 +94,8 @@ class UcwaDeck(OptionsAddon):
         self._cassette_writer: store.CassetteWriter | None = None
         self._pending: list[bytes] = []  # recorded, serialised, not yet handed to the writer
         self._proxyserver: Any = None  # mitmproxy's, to see where it really listens
+        self._chose_loopback = False  # whether listen_host is ours (loopback), not the user's
+        self._rebinding: asyncio.Task[None] | None = None
         # the latest requests answered with a miss since the cassette was loaded (bounded: a long replay
         # with a wrong cassette must not grow without end)
         self.misses: deque[Miss] = deque(maxlen=MISSES_KEPT)
@@ -104,13 +106,31 @@ class UcwaDeck(OptionsAddon):
         super().load(loader)
         self._proxyserver = loader.master.addons.get("proxyserver")
         # mitmproxy listens on every address by default; a recording proxy full of a user's session
-        # should not, unless asked (an explicit --listen-host is kept). mitmproxy 12 starts its servers
-        # before `-s` scripts load, so there this only takes effect through the ucwa-vcr command.
-        if not self.options.has_changed("listen_host"):
+        # should not, unless asked (an explicit --listen-host is kept).
+        self._chose_loopback = not self.options.has_changed("listen_host")
+        if self._chose_loopback:
             self.options.update(listen_host="127.0.0.1")
 
     def running(self) -> None:
         super().running()
+        if self._chose_loopback and self._servers_to_rebind():
+            # mitmproxy 12 starts its servers before `mitmdump -s` scripts load: start them again, on loopback
+            self._rebinding = asyncio.get_running_loop().create_task(self._rebind())
+        else:
+            self._warn_if_wide()
+
+    def _servers_to_rebind(self) -> list[Any]:
+        # servers whose mode names no listen host of its own (`--mode regular@0.0.0.0:8080` is a choice)
+        return [s for s in (self._proxyserver.servers if self._proxyserver else [])
+                if s.mode.custom_listen_host is None and any(not _is_loopback(a[0]) for a in s.listen_addrs)]
+
+    async def _rebind(self) -> None:
+        for server in self._servers_to_rebind():
+            await server.stop()
+            await server.start()
+        self._warn_if_wide()
+
+    def _warn_if_wide(self) -> None:
         bound = self._proxyserver.listen_addrs() if self._proxyserver else []
         hosts = {addr[0] for addr in bound} or {self.options.listen_host}
         wide = sorted(h or "every address" for h in hosts if not _is_loopback(h))
