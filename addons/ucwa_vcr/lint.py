@@ -33,12 +33,10 @@ def lint(path: str | os.PathLike[str], rules: RedactionRules | None = None) -> l
     """One line per finding: `file:line: exchange N: what`; empty when the cassette is clean."""
     findings = []
     try:
-        text = store.read_text(path)
-        complete = store.complete_part(text)
-        if len(complete) < len(text):
-            findings.append(f"{path}:{complete.count(chr(10)) + 1}: a recording was interrupted here: the rest of the "
-                            "file is cut short and ignored (`ucwa-vcr redact` rewrites the file without it)")
-        text = complete
+        text, cut = store.cut_tail(store.read_text(path))
+        if cut is not None:
+            findings.append(f"{path}:{cut}: a recording was interrupted here: the rest of the file is cut short and "
+                            "ignored (`ucwa-vcr redact` rewrites the file without it)")
         cassette = store.parse(text, str(path))
     except store.StoreError as e:
         return [*findings, str(e)]

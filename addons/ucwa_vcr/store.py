@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Ends every write of a cassette being recorded; what follows the last one was cut short by a kill.
 COMPLETE = "# ucwa-vcr: complete up to here (recording)\n"
+_COMPLETE_BYTES = COMPLETE.encode()
 _BaseDumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -60,7 +61,7 @@ class CassetteWriter:
 
     The first write replaces the file atomically (what was loaded, then the new exchanges); the later ones
     append their exchanges in one write call. Every write ends with the COMPLETE line, so one that a kill
-    cut short is recognised on load (`complete_part`) and dropped -- its clients had not been answered
+    cut short is recognised on load (`cut_tail`) and dropped -- its clients had not been answered
     yet. A failed append makes the next write a whole atomic one again. `finish()` leaves the file in its
     final form: rewritten atomically once more, without the COMPLETE lines. Thread-safe.
     """
@@ -79,18 +80,20 @@ class CassetteWriter:
         with self._lock:
             self._chunks += chunks
             self._final = False
-            appendable, self._appendable = self._appendable, False
-            if appendable:
-                try:  # never creates the file: one removed meanwhile is written whole again
-                    fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-                except FileNotFoundError:
-                    appendable = False
-            if appendable:
-                with os.fdopen(fd, "ab") as f:
-                    f.write(b"".join(chunks) + COMPLETE.encode())
-            else:
-                self._rewrite(tail=COMPLETE.encode())
+            appendable, self._appendable = self._appendable, False  # until this write is complete
+            if not (appendable and self._append(chunks)):
+                self._rewrite(tail=_COMPLETE_BYTES)
             self._appendable = True
+
+    def _append(self, chunks: Sequence[bytes]) -> bool:
+        """Append in one write; False when the file is gone (never re-created headless: written whole)."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except FileNotFoundError:
+            return False
+        with os.fdopen(fd, "ab") as f:
+            f.write(b"".join(chunks) + _COMPLETE_BYTES)
+        return True
 
     def finish(self) -> None:
         """Rewrite the file in its final form, without the COMPLETE lines (no-op when nothing was written)."""
@@ -107,19 +110,23 @@ class CassetteWriter:
         write_cassette(self.path, self._loaded_chunks + self._chunks, tail)
 
 
-def complete_part(text: str) -> str:
-    """The text up to the end of its last complete write: a recording killed mid-write leaves a cut tail."""
+def cut_tail(text: str) -> tuple[str, int | None]:
+    """The text up to the end of its last complete write, and the 1-based line where a cut tail starts
+    (None when there is none): a recording killed mid-write leaves one."""
     if COMPLETE not in text or text.endswith(COMPLETE):
-        return text
-    end = text.rfind("\n" + COMPLETE)
-    return text if end < 0 else text[:end + 1 + len(COMPLETE)]  # (never first line: no write of ours puts it there)
+        return text, None
+    end = text.rfind("\n" + COMPLETE)  # never on the first line: no write of ours puts it there
+    if end < 0:
+        return text, None
+    complete = text[:end + 1 + len(COMPLETE)]
+    return complete, complete.count("\n") + 1
 
 
 def _without_cut_tail(text: str, name: str) -> str:
-    complete = complete_part(text)
-    if len(complete) < len(text):
+    complete, line = cut_tail(text)
+    if line is not None:
         logger.warning("%s:%d: ignoring the %d characters from here on: a recording was interrupted while writing "
-                       "them", name, complete.count("\n") + 1, len(text) - len(complete))
+                       "them", name, line, len(text) - len(complete))
     return complete
 
 
@@ -253,7 +260,8 @@ def check_writable(path: str | os.PathLike[str]) -> None:
 
 
 def write_atomic(path: str | os.PathLike[str], parts: Iterable[bytes]) -> None:
-    """Replace `path` with `text` so that a reader or a killed process sees the old or the new file, never half.
+    """Replace `path` with the concatenated `parts` so that a reader or a killed process sees the old or the new
+    file, never half.
 
     No fsync: the rename is atomic for any process, and a kill leaves the page cache to the kernel; only a
     power cut could lose the last writes, a cost not worth an fsync per recorded exchange.
