@@ -14,7 +14,7 @@ import vcr
 from conftest import BIN, files_containing
 from ucwa_client import Client
 from ucwa_vcr import DEFAULT_CASSETTE, cassette_cli, store
-from ucwa_vcr.cassette import Cassette
+from ucwa_vcr.cassette import Cassette, Response
 
 SEED = str(DEFAULT_CASSETTE)
 CANARY_TOKEN = "cwt=AAEBHAAAAGxpdmUuY29tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-test-live-token"
@@ -101,6 +101,17 @@ def test_diff_reports_added_removed_changed_and_ignores_what_always_changes(tmp_
     assert len(strict["changed"]) == 3
     plain = ucwa_vcr("diff", str(pa), str(pb)).stdout
     assert "~ changed  A#0 B#0" in plain and "1 added, 1 removed, 1 changed, 2 unchanged" in plain
+
+
+def test_diff_tells_repeated_xml_siblings_apart():
+    from ucwa_vcr.diff import body_fields
+
+    xml = ('<resource xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa"><resource rel="myOnlineMeeting">'
+           '<property name="subject">a</property></resource><resource rel="myOnlineMeeting">'
+           '<property name="subject">b</property></resource></resource>')
+    fields = body_fields(Response(headers=[("Content-Type", "application/xml")], body=xml.encode()))
+    assert fields == {"/resource/resource[rel=myOnlineMeeting]/property[name=subject]": "a",
+                      "/resource/resource[rel=myOnlineMeeting]+/property[name=subject]": "b"}
 
 
 # -- lint and redact -------------------------------------------------------------------------------

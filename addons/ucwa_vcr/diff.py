@@ -10,15 +10,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
 from .cassette import Cassette, Interaction, Response
-from .match import DEFAULT_MATCHERS, features
-from .redact import Redactor
+from .match import Matcher
 from .ucwa import APPLICATION_ID, parse_xml
 
 MISSING = "<absent>"
@@ -76,19 +74,20 @@ def _flatten_json(node: Any, where: str, out: dict[str, str]) -> None:
         out[where or "/"] = json.dumps(node, ensure_ascii=False)
 
 
-def _flatten_xml(el: Any, where: str, out: dict[str, str]) -> None:
+def _flatten_xml(el: Any, where: str, out: dict[str, str], used: set[str]) -> None:
     tag = etree.QName(el).localname if isinstance(el.tag, str) else "#"
     key = next((f"[{a}={el.get(a)}]" for a in ("name", "rel") if el.get(a) is not None), "")
     path = f"{where}/{tag}{key}"
-    while path in out or any(k.startswith(path + "/") for k in out):
+    while path in used:
         path += "+"  # a repeated sibling: keep both
+    used.add(path)
     if el.text and el.text.strip():
         out[path] = el.text.strip()
     for name, value in el.attrib.items():
         if name not in ("name", "rel"):
             out[f"{path}@{name}"] = value
     for child in el:
-        _flatten_xml(child, path, out)
+        _flatten_xml(child, path, out, used)
 
 
 def body_fields(response: Response) -> dict[str, str] | None:
@@ -100,7 +99,7 @@ def body_fields(response: Response) -> dict[str, str] | None:
             _flatten_json(json.loads(response.body), "", out)
             return out
         if "xml" in ctype:
-            _flatten_xml(parse_xml(response.body), "", out)
+            _flatten_xml(parse_xml(response.body), "", out, set())
             return out
     except (ValueError, etree.XMLSyntaxError):
         pass
@@ -127,19 +126,11 @@ def compare(a: Response, b: Response, strict: bool) -> tuple[list[tuple[str, str
 
 def diff(a: Cassette, b: Cassette, strict: bool = False) -> CassetteDiff:
     """What changed from cassette A to cassette B."""
-    redactor = Redactor(canonical=True)
-
-    def keyed(c: Cassette) -> dict[tuple[str, ...], list[int]]:
-        out: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        for n, i in enumerate(c.interactions):
-            f = features(i.request, redactor, DEFAULT_MATCHERS)
-            out[tuple(f[m] for m in DEFAULT_MATCHERS)].append(n)
-        return out
 
     def label(i: Interaction) -> str:
         return f"{i.request.method} {_calm(i.request.url)}"
 
-    in_a, in_b = keyed(a), keyed(b)
+    in_a, in_b = Matcher(a.interactions).by_key, Matcher(b.interactions).by_key
     result = CassetteDiff()
     for key in list(in_a) + [k for k in in_b if k not in in_a]:
         pa, pb = in_a.get(key, []), in_b.get(key, [])

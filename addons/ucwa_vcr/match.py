@@ -126,10 +126,11 @@ class Matcher:
         self.exhausted = exhausted
         self.redactor = redactor or Redactor(canonical=True)
         self.interactions = list(interactions)
-        self._by_key: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        # positions of the recorded interactions per request key (the features in use), in recorded order
+        self.by_key: dict[tuple[str, ...], list[int]] = defaultdict(list)
         self._used: dict[tuple[str, ...], int] = defaultdict(int)
         for position, interaction in enumerate(self.interactions):
-            self._by_key[self._key(interaction.request)].append(position)
+            self.by_key[self._key(interaction.request)].append(position)
 
     def _key(self, request: Request) -> tuple[str, ...]:
         values = features(request, self.redactor, self.on)
@@ -143,7 +144,7 @@ class Matcher:
         """Make a newly recorded interaction answerable (it counts as already used)."""
         key = self._key(interaction.request)
         self.interactions.append(interaction)
-        self._by_key[key].append(len(self.interactions) - 1)
+        self.by_key[key].append(len(self.interactions) - 1)
         self._used[key] += 1
 
     def match(self, request: Request, offline: bool = True) -> Interaction | Miss:
@@ -154,7 +155,7 @@ class Matcher:
         (as in VCR.py), so neither is worth doing.
         """
         key = self._key(request)
-        positions = self._by_key.get(key)
+        positions = self.by_key.get(key)
         if positions:
             used = self._used[key]
             if used < len(positions):
@@ -170,7 +171,7 @@ class Matcher:
         live = features(request, self.redactor, self.on)
         scored: list[tuple[int, int, Near]] = []
         seen: set[tuple[str, ...]] = set()
-        for key, positions in self._by_key.items():
+        for key, positions in self.by_key.items():
             if key in seen:
                 continue
             seen.add(key)
