@@ -6,6 +6,7 @@ with an input file is a StoreError whose text is one line naming the file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from .cassette import Interaction, Request, Response, header
-from .flows import flow_of, interaction_of
+from .cassette import Interaction
+from .flows import flow_of, flow_with, interaction_of
 from .store import StoreError
 
 FORMATS = ("har", "flows", "saz")
@@ -72,34 +73,26 @@ def _dechunk(body: bytes, where: str) -> bytes:
         rest = rest[size + 2:]
 
 
-def _parse_raw(data: bytes, where: str) -> tuple[str, list[tuple[str, str]], bytes, bool]:
-    """Start line, headers and body (de-chunked, decoded) of one raw HTTP message as Fiddler stores it."""
-    from mitmproxy.net import encoding
-
+def _read_raw(read_head: Callable[[list[bytes]], Any], data: bytes, where: str) -> Any:
+    """One raw HTTP message as Fiddler stores it, as a mitmproxy Request or Response (`read_head` parses
+    the head: mitmproxy's HTTP/1 reader); the body de-chunked, still in its Content-Encoding."""
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = data.partition(b"\n\n")
-    lines = head.decode("latin-1").splitlines()
+    lines = head.splitlines()
     if not lines or not lines[0].strip():
         raise StoreError(f"{where}: empty HTTP message")
-    headers = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon:
-            raise StoreError(f"{where}: header line {line[:40]!r} has no colon")
-        headers.append((name.strip(), value.strip()))
-    if "chunked" in header(headers, "transfer-encoding").lower():
+    try:
+        message = read_head(lines)
+    except ValueError as e:
+        raise StoreError(f"{where}: {e}") from None
+    length = message.headers.get("content-length", "")
+    if "chunked" in message.headers.get("transfer-encoding", "").lower():
         body = _dechunk(body, where)
-    elif header(headers, "content-length").isdigit() and len(body) < int(header(headers, "content-length")):
+    elif length.isdigit() and len(body) < int(length):
         raise StoreError(f"{where}: body shorter than its Content-Length (truncated archive?)")
-    coding = header(headers, "content-encoding")
-    if coding and body:
-        try:
-            decoded = encoding.decode(body, coding)
-            return lines[0], headers, decoded if isinstance(decoded, bytes) else decoded.encode("utf-8"), False
-        except ValueError:
-            return lines[0], headers, body, True
-    return lines[0], headers, body, False
+    message.raw_content = body
+    return message
 
 
 def _saz_time(meta: bytes) -> tuple[str, float]:
@@ -122,6 +115,8 @@ Progress = Callable[[Iterable[int], int], Iterable[int]]
 
 def read_saz(path: Path, progress: Progress = lambda it, n: it) -> list[Interaction]:
     """Sessions of a Fiddler archive in session order; CONNECT tunnels are skipped."""
+    from mitmproxy.net.http import http1
+
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -142,20 +137,13 @@ def read_saz(path: Path, progress: Progress = lambda it, n: it) -> list[Interact
                 meta = archive.read(parts["m"]) if "m" in parts else b""
             except (zipfile.BadZipFile, OSError, EOFError) as e:
                 raise StoreError(f"{path}: cannot read session {number}: {e}") from None
-            start, req_headers, req_body, req_raw = _parse_raw(req_data, f"{path}: {parts['c']}")
-            method, _, rest = start.partition(" ")
-            if method.upper() == "CONNECT":
+            request = _read_raw(http1.read_request_head, req_data, f"{path}: {parts['c']}")
+            if request.method == "CONNECT":
                 continue
-            url = rest.rsplit(" ", 1)[0]
-            status_line, resp_headers, resp_body, resp_raw = _parse_raw(resp_data, f"{path}: {parts['s']}")
-            bits = status_line.split(" ", 2)
-            if len(bits) < 2 or not bits[1].isdigit():
-                raise StoreError(f"{path}: {parts['s']}: bad status line {status_line[:40]!r}")
+            response = _read_raw(http1.read_response_head, resp_data, f"{path}: {parts['s']}")
             started, duration = _saz_time(meta)
-            out.append(Interaction(Request(method=method, url=url, headers=req_headers, body=req_body, raw=req_raw),
-                                   Response(status=int(bits[1]), reason=bits[2] if len(bits) > 2 else "",
-                                            headers=resp_headers, body=resp_body, raw=resp_raw),
-                                   started=started, duration=duration))
+            out.append(dataclasses.replace(interaction_of(flow_with(request, response)), started=started,
+                                           duration=duration))
         return out
 
 

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
+from mitmproxy.net.http import http1
 
 from .ucwa import ERRORS, UCWA_NS, error_body, parse_xml, representation
 
@@ -380,13 +381,11 @@ class _Handler(BaseHTTPRequestHandler):
         for part in body.split(b"--" + boundary.group(1).encode())[1:-1]:
             message = part.split(b"\r\n\r\n", 1)[-1]  # after the part's own Content-Type: application/http
             head, _, content = message.partition(b"\r\n\r\n")
-            request_line, *lines = head.decode("latin-1").split("\r\n")
-            method, target, _ = request_line.split(" ", 2)
-            headers = {"Authorization": self.headers.get("Authorization", "")}
-            headers.update((name, value.strip()) for name, _, value in (line.partition(":") for line in lines))
+            inner = http1.read_request_head(head.splitlines())
+            headers = {"Authorization": self.headers.get("Authorization", ""), **inner.headers}
             conn = http.client.HTTPConnection("127.0.0.1", self.fake.server.server_address[1], timeout=30)
             try:
-                conn.request(method, target, content.removesuffix(b"\r\n") or None, headers)
+                conn.request(inner.method, inner.path, content.removesuffix(b"\r\n") or None, headers)
                 answer = conn.getresponse()
                 answer_body = answer.read()
             finally:

@@ -60,11 +60,18 @@ def response_of(recorded: Response, http_version: str = "HTTP/1.1") -> http.Resp
     return response
 
 
+def flow_with(request: http.Request, response: http.Response) -> http.HTTPFlow:
+    """A flow holding a request and its response, with stand-in connections (nothing is live)."""
+    client = connection.Client(peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0),
+                               timestamp_start=request.timestamp_start)
+    flow = http.HTTPFlow(client, connection.Server(address=None))
+    flow.request, flow.response = request, response
+    return flow
+
+
 def flow_of(interaction: Interaction) -> http.HTTPFlow:
     """A mitmproxy flow holding an interaction (for flow filters, flow files and HAR export)."""
     started = _timestamp(interaction.started)
-    client = connection.Client(peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0), timestamp_start=started)
-    flow = http.HTTPFlow(client, connection.Server(address=None))
     req = interaction.request
     request = http.Request.make(req.method, req.url, b"", [(k.encode("latin-1"), v.encode("latin-1"))
                                                            for k, v in req.headers])
@@ -74,11 +81,10 @@ def flow_of(interaction: Interaction) -> http.HTTPFlow:
         request.content = req.body
     request.timestamp_start = started
     request.timestamp_end = started
-    flow.request = request
-    flow.response = response_of(interaction.response)
-    flow.response.timestamp_start = started
-    flow.response.timestamp_end = started + interaction.duration
-    return flow
+    response = response_of(interaction.response)
+    response.timestamp_start = started
+    response.timestamp_end = started + interaction.duration
+    return flow_with(request, response)
 
 
 def _timestamp(started: str) -> float:
