@@ -51,6 +51,7 @@ def test_shorthand():
     (b'{"subject":"a","etag":"1"}', {"set": {"/etag": "2"}}, b'{"subject": "a", "etag": "2"}'),
     (b'{"a":{"b":[1,2,3]}}', {"remove": ["/a/b/1"]}, b'{"a": {"b": [1, 3]}}'),
     (b'{"a/b":1,"c":2}', {"remove": ["/a~1b", "/missing"]}, b'{"c": 2}'),
+    (b'{"c":2}', {"remove": ["/_embedded/myOnlineMeeting/0"]}, b'{"c": 2}'),  # removing adds nothing on the way
     (b"<resource/>", {"set": {"/x": 1}}, b"<resource/>"),
     (b'{"a":[1,2]}', {"set": {"/a/-": 3, "/a/9": 4, "/a/x": 5}}, b'{"a": [1, 2, 3]}'),  # never raises in a hook
     (b'{"keep":"\\/Date(1)\\/"}', {"headers": {"ETag": "x"}}, b'{"keep":"\\/Date(1)\\/"}'),

@@ -29,6 +29,7 @@ from typing import Any
 from .ucwa import ERRORS
 
 TRANSPORTS = ("reset", "hang", "empty", "truncate", "malformed")
+ON_THE_ANSWER = ("truncate", "malformed")  # transports that break the real answer rather than replace it
 ACTIONS = ("error", "respond", "transport", "patch")
 _RULE_KEYS = {"match", "after", "times", "probability", "delay", "name", *ACTIONS}
 _MATCH_KEYS = {"method", "path", "headers", "body"}
@@ -259,7 +260,7 @@ def apply_patch(body: bytes, patch: Mapping[str, Any]) -> bytes:
         elif isinstance(parent, dict):
             parent[key] = value
     for pointer in patch.get("remove", []):
-        parent, key = _walk(doc, pointer)
+        parent, key = _walk(doc, pointer, create=False)
         if isinstance(parent, list) and key.isdigit() and int(key) < len(parent):
             del parent[int(key)]
         elif isinstance(parent, dict):
@@ -267,12 +268,16 @@ def apply_patch(body: bytes, patch: Mapping[str, Any]) -> bytes:
     return json.dumps(doc).encode("utf-8")
 
 
-def _walk(doc: Any, pointer: str) -> tuple[Any, str]:
+def _walk(doc: Any, pointer: str, create: bool = True) -> tuple[Any, str]:
+    """The container a JSON pointer's last step is in, and that step; missing objects on the way are created
+    (for `set`) or end the walk with None (for `remove`, which must not add anything)."""
     parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
     node = doc
     for part in parts[:-1]:
-        if isinstance(node, list) and part.isdigit():
-            node = node[int(part)] if int(part) < len(node) else {}
-        elif isinstance(node, dict):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and (create or part in node):
             node = node.setdefault(part, {})
+        else:
+            return None, parts[-1]
     return node, parts[-1]

@@ -20,10 +20,11 @@ from urllib.parse import urlsplit
 
 from mitmproxy import command, exceptions, http
 
-from . import store, ucwa
+from . import store
 from .deck import OptionsAddon
 from .fault_rules import (
     HANG_SECONDS,
+    ON_THE_ANSWER,
     FaultPlan,
     FaultRule,
     RuleError,
@@ -32,14 +33,16 @@ from .fault_rules import (
     parse_rule,
     parse_shorthand,
 )
+from .flows import error_response
 
 logger = logging.getLogger(__name__)
 
 
 def _respond(rule: FaultRule, accept: str) -> http.Response:
     if rule.error:
-        status, body, ctype = ucwa.error(rule.error, accept)
-        return http.Response.make(status, body, {"Content-Type": ctype})
+        return error_response(rule.error, accept)
+    if rule.transport == "empty":
+        return http.Response.make(200, b"", {})
     spec = rule.respond or {}
     content = spec.get("body", "")
     headers = {str(k): str(v) for k, v in spec.get("headers", {}).items()}
@@ -91,24 +94,18 @@ class UcwaFaults(OptionsAddon):
             return
         logger.info("ucwa-vcr: fault %s on %s %s", rule.label, req.method, req.pretty_url)
         flow.metadata["ucwa_fault"] = rule.label
-        if rule.transport == "hang":
-            flow.metadata["ucwa_vcr"] = "faulted"
-            await asyncio.sleep(rule.delay or HANG_SECONDS)
-            flow.kill()
-            return
-        if rule.delay:
-            await asyncio.sleep(rule.delay)
-        if rule.transport == "reset":
-            flow.metadata["ucwa_vcr"] = "faulted"
-            flow.kill()
-        elif rule.transport == "empty":
-            flow.metadata["ucwa_vcr"] = "faulted"
-            flow.response = http.Response.make(200, b"", {})
-        elif rule.error or rule.respond is not None:
-            flow.metadata["ucwa_vcr"] = "faulted"
-            flow.response = _respond(rule, req.headers.get("accept", ""))
-        elif rule.transport or rule.patch is not None:
-            self._after_answer[flow.id] = rule
+        wait = rule.delay or (HANG_SECONDS if rule.transport == "hang" else 0)
+        if wait:
+            await asyncio.sleep(wait)
+        if rule.transport in ON_THE_ANSWER or rule.patch is not None:
+            self._after_answer[flow.id] = rule  # acts on the real (recorded or live) answer
+        elif rule.transport or rule.error or rule.respond is not None:
+            flow.metadata["ucwa_vcr"] = "faulted"  # answered here: never recorded as the server's
+            if rule.transport in ("hang", "reset"):
+                flow.kill()
+            else:
+                flow.response = _respond(rule, req.headers.get("accept", ""))
+        # a delay alone: the request then goes on to the cassette or the server
 
     def response(self, flow: http.HTTPFlow) -> None:
         rule = self._after_answer.pop(flow.id, None)

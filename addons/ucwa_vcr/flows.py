@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from mitmproxy import connection, http
 
+from . import ucwa
 from .cassette import Interaction, Request, Response
 
 _HOP_BY_HOP = ("transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade")
@@ -58,6 +59,12 @@ def response_of(recorded: Response, http_version: str = "HTTP/1.1") -> http.Resp
     if "content-length" in response.headers or recorded.body:
         response.headers["content-length"] = str(len(response.raw_content or b""))
     return response
+
+
+def error_response(name: str, accept: str) -> http.Response:
+    """The documented UCWA error `name` (a key of ucwa.ERRORS) as a live response, JSON or XML as Accept asks."""
+    status, body, ctype = ucwa.error(name, accept)
+    return http.Response.make(status, body, {"Content-Type": ctype})
 
 
 def flow_with(request: http.Request, response: http.Response) -> http.HTTPFlow:

@@ -22,7 +22,7 @@ from mitmproxy import exceptions, http
 
 from . import ucwa
 from .deck import OptionsAddon, UcwaDeck
-from .flows import request_of, response_of
+from .flows import error_response, request_of, response_of
 from .match import Miss
 
 logger = logging.getLogger(__name__)
@@ -114,8 +114,7 @@ class UcwaReplayer(OptionsAddon):
         except TimeoutError:
             flow.response = idle_events(flow)
         else:
-            status, body, ctype = ucwa.error("PGetReplaced", flow.request.headers.get("accept", ""))
-            flow.response = http.Response.make(status, body, {"Content-Type": ctype})
+            flow.response = error_response("PGetReplaced", flow.request.headers.get("accept", ""))
         finally:
             if self._held.get(key) is replaced:
                 del self._held[key]
