@@ -30,7 +30,7 @@ from . import convert, store
 from .cassette import Cassette, Message
 from .diff import diff
 from .lint import lint
-from .redact import RedactionRules, Redactor, highest_placeholder
+from .redact import RedactionRules, Redactor
 from .show import pretty_body, rows, select
 
 
@@ -192,7 +192,7 @@ def _lint(args: argparse.Namespace, console: Console) -> int:
 def _redact(args: argparse.Namespace, console: Console) -> int:
     source = Path(args.cassette)
     cassette = store.load(source)
-    redactor = Redactor(_rules(args), start=highest_placeholder(cassette) + 1)
+    redactor = Redactor.adding_to(cassette, _rules(args))
     clean = Cassette([redactor.interaction(i) for i in cassette.interactions])
     changed = sum(a != b for a, b in zip(cassette.interactions, clean.interactions, strict=True))
     target = Path(args.output) if args.output else source
@@ -217,7 +217,7 @@ def _import(args: argparse.Namespace, console: Console) -> int:
         return track(items, total=total, description="importing", console=console)
 
     interactions = [i for source in args.sources for i in convert.read_source(source, args.format, progress)]
-    redactor = Redactor(_rules(args), start=highest_placeholder(existing) + 1)
+    redactor = Redactor.adding_to(existing, _rules(args))
     cassette = Cassette(existing.interactions + [redactor.interaction(i) for i in interactions])
     store.save(target, cassette)
     print(f"{target}: {len(interactions)} exchanges imported, redacted ({len(cassette.interactions)} in all)")

@@ -23,7 +23,7 @@ from mitmproxy import addonmanager, command, exceptions, http, optmanager
 from . import store, ucwa
 from .cassette import Cassette, Interaction
 from .match import DEFAULT_MATCHERS, EXHAUSTED, MATCHERS, Matcher, Miss
-from .redact import RedactionRules, Redactor, highest_placeholder
+from .redact import RedactionRules, Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class UcwaDeck(OptionsAddon):
         self.locked = self.mode == "once" and bool(cassette.interactions)
         self.misses.clear()
         self.matcher = Matcher(cassette.interactions, match_on, exhausted)
-        self.redactor = Redactor(rules, start=highest_placeholder(cassette) + 1)
+        self.redactor = Redactor.adding_to(cassette, rules)
         self._cassette_writer = store.CassetteWriter(self.path, cassette.interactions) if self.path else None
         logger.info("ucwa-vcr: %s, mode %s, %d interactions", self.path or "no cassette", self.mode,
                     len(cassette.interactions))

@@ -77,6 +77,11 @@ class Redactor:
         self._json_field = re.compile(rf"(\"(?:{names})\"\s*:\s*\")((?:[^\"\\]|\\.)+)(\")", re.IGNORECASE)
         self._xml_field = re.compile(rf"(<property name=\"(?:{names})\">)([^<]+)(</property>)", re.IGNORECASE)
 
+    @classmethod
+    def adding_to(cls, cassette: Cassette, rules: RedactionRules) -> Redactor:
+        """A redactor for exchanges added to `cassette`: its placeholders continue the cassette's numbering."""
+        return cls(rules, start=highest_placeholder(cassette) + 1)
+
     def placeholder(self, secret: str) -> str:
         """The placeholder standing for `secret` (the secret itself never leaves this object)."""
         if self.canonical:
