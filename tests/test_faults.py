@@ -6,10 +6,11 @@ import contextlib
 import json
 import subprocess
 import threading
+import time
 
 import pytest
 import requests
-from conftest import BIN, SCRIPT, free_port
+from conftest import BIN, SCRIPT, Proxy, free_port
 from lxml import etree
 from ucwa_client import Client
 from ucwa_vcr import DEFAULT_CASSETTE, store
@@ -205,3 +206,51 @@ def test_bad_rules_file_is_refused_at_start_with_one_line(tmp_path, rules, messa
     line = next(x for x in out.stdout.splitlines() if "ucwa_faults" in x)
     assert f"ucwa_faults: {path}" in line and message in line, line
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_commands_from_mitmweb_add_list_and_clear_faults_and_rewind(tmp_path):
+    """The `ucwa.*` commands as mitmweb's command bar runs them: POST /commands/<name> on its web API."""
+    from mitmproxy.version import VERSION
+
+    port, web = free_port(), free_port()
+    token = "test-password-web"
+    auth = ["--set", f"web_password={token}"] if int(VERSION.split(".")[0]) >= 12 else []  # 12 wants a login
+    proxy = Proxy([str(BIN / "mitmweb"), "-s", str(SCRIPT), "--listen-host", "127.0.0.1", "--listen-port", str(port),
+                   "--web-host", "127.0.0.1", "--web-port", str(web), "--set", "web_open_browser=false",
+                   "--set", f"confdir={tmp_path / 'conf'}", "--set", f"ucwa_cassette={DEFAULT_CASSETTE}",
+                   "--set", "ucwa_record_mode=none", "--set", "ucwa_exhausted=miss", *auth],
+                  port, tmp_path / "conf", tmp_path / "mitmweb.log")
+    try:
+        api = requests.Session()
+        api.trust_env = False
+        api.headers["Authorization"] = f"Bearer {token}"
+        deadline = time.monotonic() + 30
+        while True:  # the web server may come up just after the proxy
+            with contextlib.suppress(requests.ConnectionError):
+                if api.get(f"http://127.0.0.1:{web}/", timeout=10).ok:
+                    break
+            assert time.monotonic() < deadline, proxy.log
+            time.sleep(0.1)
+        xsrf = "75637761767372"  # tornado's XSRF check: the header must repeat the cookie (11 and 12 name it apart)
+        for name in ("_xsrf", "_mitmproxy_xsrf"):
+            api.cookies.set(name, xsrf, domain="127.0.0.1", path="/")
+
+        def command(name: str, *arguments: str) -> object:
+            r = api.post(f"http://127.0.0.1:{web}/commands/{name}", json={"arguments": list(arguments)},
+                         headers={"X-XSRFToken": xsrf}, timeout=10)
+            assert r.ok and "error" not in r.json(), (r.status_code, r.text)
+            return r.json()["value"]
+
+        s = proxy.session()
+        command("ucwa.faults.add", "POST myOnlineMeetings$=TooManyOnlineMeetings")
+        assert command("ucwa.faults.list") == ["added rule 1: POST myOnlineMeetings$ -> error TooManyOnlineMeetings "
+                                               "(fired 0/0)"]
+        assert post(s, "json").status_code == 409
+        command("ucwa.faults.clear")
+        assert command("ucwa.faults.list") == []
+        assert post(s, "json").status_code == 201
+        assert post(s, "json").status_code == 500, "ucwa_exhausted=miss: the one recorded answer is used up"
+        command("ucwa.rewind")
+        assert post(s, "json").status_code == 201, "rewound: the recorded answer again"
+    finally:
+        proxy.stop()
