@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 from mitmproxy.net.http import http1
 
-from .ucwa import ERRORS, UCWA_NS, error_body, parse_xml, representation
+from .ucwa import UCWA_NS, error, parse_xml, representation
 
 ROOT = "/Autodiscover/AutodiscoverService.svc/root"
 USER = ROOT + "/oauth/user"
@@ -213,9 +213,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(status, data, headers)
 
     def _error(self, name: str) -> None:
-        err = ERRORS[name]
-        body, ctype = error_body(err.code, err.subcode, err.message, self.headers.get("Accept", ""))
-        self._send(err.status, body, ctype)
+        status, body, ctype = error(name, self.headers.get("Accept", ""))
+        self._send(status, body, ctype)
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
