@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,27 @@ def fake(canaries: dict[str, str]) -> Iterator[FakeUcwa]:
     origin.stop()
 
 
+def wait_for(ready: Callable[[], bool], explain: Callable[[], str] = str, seconds: float = 30) -> None:
+    """Poll `ready` until it is true; fail saying `explain()` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        assert time.monotonic() < deadline, explain()
+        time.sleep(0.05)
+
+
+def get_when_up(session: requests.Session, url: str) -> requests.Response:
+    """GET `url` from a server just started: connection refusals are retried until it listens."""
+    answers: list[requests.Response] = []
+
+    def up() -> bool:
+        with contextlib.suppress(requests.ConnectionError):
+            answers.append(session.get(url, timeout=10))
+        return bool(answers)
+
+    wait_for(up, lambda: f"nothing answers at {url}")
+    return answers[0]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,11 +75,10 @@ class Proxy:
         self.confdir = confdir
         self.log_path = log
         self.proc = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while " listening at " not in self.log:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"proxy did not start:\n{self.log}")
-            time.sleep(0.05)
+        wait_for(lambda: " listening at " in self.log or self.proc.poll() is not None,
+                 lambda: f"proxy did not start:\n{self.log}")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"proxy did not start:\n{self.log}")
 
     @property
     def url(self) -> str:

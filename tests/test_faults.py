@@ -6,11 +6,10 @@ import contextlib
 import json
 import subprocess
 import threading
-import time
 
 import pytest
 import requests
-from conftest import BIN, SCRIPT, Proxy, free_port
+from conftest import BIN, SCRIPT, Proxy, free_port, get_when_up
 from lxml import etree
 from ucwa_client import Client
 from ucwa_vcr import DEFAULT_CASSETTE, store
@@ -224,13 +223,7 @@ def test_commands_from_mitmweb_add_list_and_clear_faults_and_rewind(tmp_path):
         api = requests.Session()
         api.trust_env = False
         api.headers["Authorization"] = f"Bearer {token}"
-        deadline = time.monotonic() + 30
-        while True:  # the web server may come up just after the proxy
-            with contextlib.suppress(requests.ConnectionError):
-                if api.get(f"http://127.0.0.1:{web}/", timeout=10).ok:
-                    break
-            assert time.monotonic() < deadline, proxy.log
-            time.sleep(0.1)
+        assert get_when_up(api, f"http://127.0.0.1:{web}/").ok  # the web server may come up just after the proxy
         xsrf = "75637761767372"  # tornado's XSRF check: the header must repeat the cookie (11 and 12 name it apart)
         for name in ("_xsrf", "_mitmproxy_xsrf"):
             api.cookies.set(name, xsrf, domain="127.0.0.1", path="/")

@@ -8,13 +8,12 @@ import json
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import yaml
-from conftest import files_containing
+from conftest import files_containing, wait_for
 from lxml import etree
 from ucwa_client import NS, Client, poll_events_in_background
 from ucwa_vcr import DEFAULT_CASSETTE, store
@@ -177,10 +176,7 @@ def test_a_newer_event_request_with_the_same_ack_replaces_the_held_one(start_pro
 
 
 def wait_until_held(proxy, count: int) -> None:
-    deadline = time.monotonic() + 30
-    while proxy.log.count("holding unrecorded event request") < count:
-        assert time.monotonic() < deadline, proxy.log
-        time.sleep(0.05)
+    wait_for(lambda: proxy.log.count("holding unrecorded event request") >= count, lambda: proxy.log)
 
 
 def test_concurrent_flows_are_all_recorded_whole(start_proxy, fake, canaries, tmp_path):

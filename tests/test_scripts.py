@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, get_when_up
 from ucwa_vcr import DEFAULT_CASSETTE, store
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "myOnlineMeetings_ref.md"
@@ -31,14 +30,7 @@ def test_fake_ucwa_launcher_serves_discovery():
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         assert f"fake UCWA origin on http://127.0.0.1:{port}" in proc.stdout.readline()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = requests.get(f"http://127.0.0.1:{port}/Autodiscover/AutodiscoverService.svc/root", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        r = get_when_up(requests.Session(), f"http://127.0.0.1:{port}/Autodiscover/AutodiscoverService.svc/root")
         assert r.status_code == 200 and "/oauth/user?originalDomain=" in r.json()["_links"]["user"]["href"]
     finally:
         proc.terminate()
