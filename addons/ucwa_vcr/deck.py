@@ -30,8 +30,6 @@ logger = logging.getLogger(__name__)
 RECORD_MODES = ("once", "new_episodes", "none", "all")
 MISSES_KEPT = 200
 RECORD_SCOPES = ("session", "meetings")
-_OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_hosts", "ucwa_record_scope", "ucwa_redact_headers",
-            "ucwa_redact_fields", "ucwa_match_on", "ucwa_exhausted")
 
 
 def _is_loopback(host: str) -> bool:
@@ -53,12 +51,20 @@ class OptionsAddon:
 
     _running = False
     options: optmanager.OptManager
+    declared: frozenset[str] = frozenset()  # the names of the options this addon declared
 
     def load(self, loader: addonmanager.Loader) -> None:
         # Options are read from this proxy's own master, never from the global ctx, so that several
         # masters in one process (a pytest session proxy and mitmproxy's test helpers) do not mix.
         self.options = loader.master.options
-        self.declare(loader.add_option)
+        names: list[str] = []
+
+        def add(name: str, *spec: Any) -> None:
+            names.append(name)
+            loader.add_option(name, *spec)
+
+        self.declare(add)
+        self.declared = frozenset(names)
 
     def declare(self, add: Callable[..., None]) -> None:
         """Declare the addon's options with `add(name, type, default, help)`."""
@@ -68,6 +74,8 @@ class OptionsAddon:
         self._running = True
 
     def configure(self, updated: set[str]) -> None:
+        if not updated & self.declared:
+            return
         try:
             self.apply(updated)
         except exceptions.OptionsError as e:
@@ -76,7 +84,8 @@ class OptionsAddon:
             logger.error("ucwa-vcr: %s", e)
 
     def apply(self, updated: set[str]) -> None:
-        """Validate and take up changed options; raise OptionsError naming the option and the value."""
+        """Validate and take up changed options (called when one of ours changed); raise OptionsError naming
+        the option and the value."""
         raise NotImplementedError
 
 
@@ -157,8 +166,6 @@ class UcwaDeck(OptionsAddon):
             "When the recorded answers to a request are used up: repeat the last one, or miss.")
 
     def apply(self, updated: set[str]) -> None:
-        if not updated & set(_OPTIONS):
-            return
         opts = self.options
         if opts.ucwa_record_mode not in RECORD_MODES:
             raise exceptions.OptionsError(

@@ -69,8 +69,6 @@ class UcwaFaults(OptionsAddon):
             "'POST myOnlineMeetings$=TooManyOnlineMeetings'.")
 
     def apply(self, updated: set[str]) -> None:
-        if not updated & {"ucwa_faults", "ucwa_inject"}:
-            return
         path = self.options.ucwa_faults
         try:
             plan = load_plan(store.load_yaml(store.read_text(path, "rules file"), path) if path else None, path)
