@@ -154,12 +154,13 @@ def record_section(origin: str, work: Path, seconds: int, repeats: int) -> list[
 
 CASSETTE_PROBE = textwrap.dedent("""
     import json, random, resource, sys, time
-    from ucwa_vcr import store
+    from ucwa_vcr.cassette.cache import load_cassette
+    from ucwa_vcr.cassette.writer import save_cassette
     from ucwa_vcr.match import Matcher
     path, samples = sys.argv[1], int(sys.argv[2])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    cassette = store.load(path)
+    cassette = load_cassette(path)
     t1 = time.perf_counter()
     matcher = Matcher(cassette.interactions)
     t2 = time.perf_counter()
@@ -177,8 +178,8 @@ CASSETTE_PROBE = textwrap.dedent("""
 
 def make_cassette(path: Path, count: int) -> None:
     """A cassette of `count` distinct meeting GETs with realistic small JSON answers."""
-    from ucwa_vcr import store
-    from ucwa_vcr.cassette import Cassette, Interaction, Request, Response
+    from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
+    from ucwa_vcr.cassette.writer import save_cassette
 
     app = "https://fe1.contoso.com/ucwa/oauth/v1/applications/10934565897"
     interactions = []
@@ -193,7 +194,7 @@ def make_cassette(path: Path, count: int) -> None:
             Response(status=200, reason="OK", headers=[("Content-Type", "application/json; charset=utf-8"),
                                                        ("ETag", f'"{i}"')], body=body),
             started="2026-11-24T18:00:00.000+00:00", duration=0.01))
-    store.save(path, Cassette(interactions))
+    save_cassette(path, Cassette(interactions))
 
 
 def cassette_section(work: Path, sizes: list[int]) -> list[dict[str, Any]]:
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         port = free_port()
         origin = f"http://127.0.0.1:{port}"
-        with process([sys.executable, "-m", "ucwa_vcr.fake_origin", "--port", str(port)], port):
+        with process([sys.executable, "-m", "ucwa_vcr.testing.fake_origin", "--port", str(port)], port):
             results["replay"] = replay_section(origin, work, seconds, repeats)
             results["record"] = record_section(origin, work, seconds, repeats)
         results["cassettes"] = cassette_section(work, [1000, 10000] if args.quick else [1000, 10000, 100000])

@@ -14,8 +14,8 @@ import re
 import sys
 from pathlib import Path
 
-from ucwa_vcr import store
-from ucwa_vcr.cassette import Cassette, Interaction, Request, Response
+from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
+from ucwa_vcr.cassette.writer import save_cassette
 from ucwa_vcr.redact import Redactor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def main() -> None:
     page = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared/reference/myOnlineMeetings_ref.md"
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "cassettes/myOnlineMeetings-seed.yaml"
     cassette = build(page.read_text(encoding="utf-8"))
-    store.save(out, cassette)
+    save_cassette(out, cassette)
     print(f"{out}: {len(cassette.interactions)} interactions")
 
 

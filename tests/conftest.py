@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from ucwa_vcr.fake_origin import FakeUcwa
+from ucwa_vcr.testing.fake_origin import FakeUcwa
 
 pytest_plugins = ["pytester"]
 collect_ignore = ["example_suite"]  # a user's suite: run by test_pytest_plugin.py in its own pytest

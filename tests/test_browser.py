@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 from conftest import ROOT
-from ucwa_vcr import store
-from ucwa_vcr.fake_origin import PAGE
+from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.testing.fake_origin import PAGE
 
 ARTIFACTS = ROOT / "artifacts"
 
@@ -38,7 +38,7 @@ def test_browser_records_then_replays_offline(start_proxy, fake, canaries, tmp_p
     recorded = meetings_in(chromium(proxy.url, page, tmp_path / "profile1", "--dump-dom").stdout)
     proxy.stop()
     assert recorded == ["Browser sync"]
-    assert any(i.request.url.endswith(PAGE) for i in store.load(cassette).interactions)
+    assert any(i.request.url.endswith(PAGE) for i in load_cassette(cassette).interactions)
     assert canaries["password"] not in cassette.read_text() and canaries["token"] not in cassette.read_text()
 
     hits = fake.total_hits

@@ -10,7 +10,11 @@ import pytest
 import requests
 from conftest import BIN, SCRIPT, Proxy, files_containing, free_port
 from ucwa_client import Client
-from ucwa_vcr import DEFAULT_CASSETTE, store
+from ucwa_vcr import DEFAULT_CASSETTE
+from ucwa_vcr.cassette import writer as writer_module
+from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import COMPLETE
+from ucwa_vcr.match import Miss
 
 SEED_URL = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
 
@@ -23,7 +27,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
                                                  ("application/xml", b'<resource rel="myOnlineMeetings"')])
 def test_replay_without_cassette_serves_the_seed_over_https_offline(start_proxy, accept, needle):
     proxy = start_proxy(cli=["replay", "-q"])
-    seed = next(i for i in store.load(BIN.parent / "../addons/ucwa_vcr/seed.yaml").interactions
+    seed = next(i for i in load_cassette(BIN.parent / "../addons/ucwa_vcr/seed.yaml").interactions
                 if ("Accept", accept) in i.request.headers)
     out = subprocess.run(["curl", "-sS", "--suppress-connect-headers", "-D", "-", "--proxy", proxy.url, "--cacert", str(proxy.ca),
                           "-H", f"Accept: {accept}", "-H", "Authorization: Bearer cwt=any-token", SEED_URL], capture_output=True, timeout=30)
@@ -76,8 +80,8 @@ def test_cli_record_meetings_only_then_replay(start_proxy, fake, canaries, tmp_p
     client.call("create", "POST", client.meetings_url, json={"subject": "board-review-xyz"},
                 headers={"X-Client-Key": "key-4242"})
     proxy.stop()
-    assert store.COMPLETE not in cassette.read_text(), "stopping the command leaves the cassette in its final form"
-    recorded = store.load(cassette).interactions
+    assert COMPLETE not in cassette.read_text(), "stopping the command leaves the cassette in its final form"
+    recorded = load_cassette(cassette).interactions
     assert [(i.request.method, i.response.status) for i in recorded] == [("GET", 200), ("POST", 201)]
     assert files_containing(tmp_path, [*canaries.values(), "board-review-xyz", "key-4242"]) == []
     assert dict(recorded[1].request.headers)["X-Client-Key"].startswith("REDACTED-")
@@ -120,16 +124,16 @@ def test_mitmdump_listens_on_loopback_unless_told_otherwise(tmp_path):
 
 async def test_listening_beyond_loopback_says_so(caplog):
     from mitmproxy.test import taddons
-    from ucwa_vcr.deck import UcwaDeck
+    from ucwa_vcr.proxy.loopback import UcwaLoopback
 
-    deck = UcwaDeck()
-    with taddons.context(deck) as tctx:
+    guard = UcwaLoopback()
+    with taddons.context(guard) as tctx:
         assert tctx.options.listen_host == "127.0.0.1", "loopback unless told otherwise"
-        tctx.configure(deck, listen_host="127.0.0.5", ucwa_record_mode="none")
-        deck.running()
+        tctx.configure(guard, listen_host="127.0.0.5")
+        guard.running()
         assert "other machines" not in caplog.text
-        tctx.configure(deck, listen_host="0.0.0.0")
-        deck.running()
+        tctx.configure(guard, listen_host="0.0.0.0")
+        guard.running()
         assert "ucwa-vcr: listening on 0.0.0.0: other machines can reach this proxy" in caplog.text
 
 
@@ -171,33 +175,35 @@ def test_upstream_mode_behind_a_corporate_proxy(start_proxy, fake, canaries, tmp
         proxy.stop()
     finally:
         corporate_log = corporate.stop()
-    assert len(store.load(cassette).interactions) == len(client.steps)
+    assert len(load_cassette(cassette).interactions) == len(client.steps)
     origin_port = fake.url.rsplit(":", 1)[1]
     assert f"server connect 127.0.0.1:{origin_port}" in corporate_log, "not via the upstream"
 
 
 async def test_rewind_command(tmp_path):
     from mitmproxy.test import taddons
-    from ucwa_vcr.deck import UcwaDeck
+    from ucwa_vcr.proxy.session import CassetteSession
 
-    deck = UcwaDeck()
+    deck = CassetteSession()
     with taddons.context(deck) as tctx:
-        tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none")
+        # `miss` when used up: without the rewind, the second POST would get no answer
+        tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none", ucwa_exhausted="miss")
         post = next(i.request for i in deck.matcher.interactions if i.request.method == "POST")
         first = deck.matcher.match(post)
         tctx.master.commands.execute("ucwa.rewind")
         assert deck.matcher.match(post) is first
+        assert isinstance(deck.matcher.match(post), Miss), "the recorded POST is used up again"
 
 
 async def test_replay_only_never_serialises_the_loaded_cassette(tmp_path, monkeypatch):
     from mitmproxy.test import taddons
-    from ucwa_vcr.deck import UcwaDeck
+    from ucwa_vcr.proxy.session import CassetteSession
 
     def dump(interaction: object) -> bytes:
         raise AssertionError("nothing is written in none mode, so nothing may be dumped")
 
-    monkeypatch.setattr(store, "dump_interaction", dump)
-    deck = UcwaDeck()
+    monkeypatch.setattr(writer_module, "dump_interaction", dump)
+    deck = CassetteSession()
     with taddons.context(deck) as tctx:
         tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none")
         assert len(deck.matcher.interactions) == 4

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons
-from ucwa_vcr.fault_rules import RuleError, apply_patch, load_plan, parse_rule, parse_shorthand
-from ucwa_vcr.faults import UcwaFaults
+from ucwa_vcr.errors import RuleError
+from ucwa_vcr.fault_rules import apply_patch, load_plan, parse_rule, parse_shorthand
+from ucwa_vcr.proxy.faults import UcwaFaults
 
 
 def fire(plan, method="POST", path="/ucwa/oauth/v1/applications/1/onlineMeetings/myOnlineMeetings", headers=None, body=b""):

@@ -12,13 +12,14 @@ import requests
 from conftest import BIN, SCRIPT, Proxy, free_port, get_when_up
 from lxml import etree
 from ucwa_client import Client
-from ucwa_vcr import DEFAULT_CASSETTE, store
+from ucwa_vcr import DEFAULT_CASSETTE
+from ucwa_vcr.cassette.cache import load_cassette
 
 MEETINGS = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
 NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 FORMATS = {"json": "application/json", "xml": "application/xml"}
 AUTH = {"Authorization": "Bearer cwt=test-token"}
-SEED_POST = {fmt: next(i for i in store.load(DEFAULT_CASSETTE).interactions
+SEED_POST = {fmt: next(i for i in load_cassette(DEFAULT_CASSETTE).interactions
                        if i.request.method == "POST" and ("Accept", accept) in i.request.headers)
              for fmt, accept in FORMATS.items()}
 
@@ -169,7 +170,7 @@ def test_faults_while_recording_are_not_recorded(start_proxy, fake, canaries, tm
     assert fake.total_hits == hits, "an injected error must not reach the server"
     client.call("list", "GET", client.meetings_url)
     proxy.stop()
-    recorded = store.load(cassette).interactions
+    recorded = load_cassette(cassette).interactions
     assert [i.response.status for i in recorded][-1] == 200
     assert all(i.response.status != 500 for i in recorded)
 
@@ -183,7 +184,7 @@ def test_patched_live_answer_is_recorded_unpatched(start_proxy, fake, canaries, 
     client.sign_in()
     assert client.call("list", "GET", client.meetings_url).json()["rel"] == "patched"
     proxy.stop()
-    assert json.loads(store.load(cassette).interactions[-1].response.body)["rel"] == "myOnlineMeetings"
+    assert json.loads(load_cassette(cassette).interactions[-1].response.body)["rel"] == "myOnlineMeetings"
 
 
 @pytest.mark.parametrize(("rules", "message"), [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ucwa_vcr.cassette import Interaction, Request, Response
+from ucwa_vcr.cassette.model import Interaction, Request, Response
 from ucwa_vcr.match import Matcher, Miss, canonical_body
 
 APP = "https://fe1.contoso.com/ucwa/oauth/v1/applications/10934565897"

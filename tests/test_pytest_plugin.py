@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ucwa_vcr import store
+from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import COMPLETE
 
 EXAMPLE = Path(__file__).parent / "example_suite"
 
@@ -70,6 +71,6 @@ def test_discovery(ucwa_proxy, n):
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ucwa-record-mode=all").assert_outcomes(passed=3)
     for n in range(3):
         cassette = pytester.path / "cassettes" / f"test_discovery_{n}_.yaml"
-        assert len(store.load(cassette).interactions) == n + 1
+        assert len(load_cassette(cassette).interactions) == n + 1
         # switching cassettes (and stopping) leaves each file in its final form
-        assert store.COMPLETE not in cassette.read_text()
+        assert COMPLETE not in cassette.read_text()

@@ -16,7 +16,10 @@ import yaml
 from conftest import files_containing, wait_for
 from lxml import etree
 from ucwa_client import NS, Client, poll_events_in_background
-from ucwa_vcr import DEFAULT_CASSETTE, store
+from ucwa_vcr import DEFAULT_CASSETTE
+from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import COMPLETE
+from ucwa_vcr.cassette.writer import save_cassette
 
 AUTH = {"Authorization": "Bearer cwt=test-token"}
 
@@ -40,7 +43,7 @@ def test_record_full_session_is_complete_readable_and_secret_free(start_proxy, f
     batch = next(s for s in steps if s.name == "batch")
     assert batch.status == 200 and batch.body.count(b"HTTP/1.1 200 OK\r\n") == 2, batch.body[:300]
 
-    loaded = store.load(cassette)
+    loaded = load_cassette(cassette)
     assert [i.request.method for i in loaded.interactions] == [s.method for s in steps]
     assert all("/static/" not in i.request.url for i in loaded.interactions), "non-UCWA traffic was recorded"
 
@@ -66,7 +69,7 @@ def test_replay_offline_gives_back_the_recorded_bytes(start_proxy, fake, canarie
     cassette = tmp_path / "today.yaml"
     recorded = record_session(start_proxy, fake, canaries, cassette)
     token = next(json.loads(s.body)["access_token"] for s in recorded if s.name == "token")
-    placeholder = next(json.loads(i.response.body)["access_token"] for i in store.load(cassette).interactions
+    placeholder = next(json.loads(i.response.body)["access_token"] for i in load_cassette(cassette).interactions
                        if "oauthtoken" in i.request.url.lower())
     hits = fake.total_hits
 
@@ -89,7 +92,7 @@ def test_replay_miss_is_explained(start_proxy, fake, canaries, tmp_path):
     cassette = tmp_path / "today.yaml"
     record_session(start_proxy, fake, canaries, cassette)
     proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none")
-    app = next(i for i in store.load(cassette).interactions if i.response.status == 201).request.url
+    app = next(i for i in load_cassette(cassette).interactions if i.response.status == 201).request.url
     s = proxy.session()
     r = s.get(app + "/42/onlineMeetings/myOnlineMeetings/M9999", headers={"Accept": "application/xml"}, timeout=10)
     assert r.status_code == 500 and r.headers["X-Ucwa-Vcr"] == "miss"
@@ -115,7 +118,7 @@ def test_event_channel_long_poll_does_not_block_other_traffic(start_proxy, fake,
     poll.join(30)
     assert answers and answers[0].status_code == 200 and b"added" in answers[0].content
     proxy.stop()
-    order = [i.request.url.rsplit("/", 1)[-1] for i in store.load(cassette).interactions]
+    order = [i.request.url.rsplit("/", 1)[-1] for i in load_cassette(cassette).interactions]
     assert order.index("events?ack=1") > order.index("myOnlineMeetings"), order
 
 
@@ -129,8 +132,8 @@ def test_kill_during_recording_leaves_a_valid_cassette(start_proxy, fake, canari
     proxy.proc.send_signal(signal.SIGKILL)
     proxy.proc.wait(10)
     # every exchange the client saw answered was on disk before the answer left the proxy
-    assert len(store.load(cassette).interactions) == len(client.steps)
-    assert cassette.read_text().count(store.COMPLETE) > 1, "exchanges were appended, not the file rewritten"
+    assert len(load_cassette(cassette).interactions) == len(client.steps)
+    assert cassette.read_text().count(COMPLETE) > 1, "exchanges were appended, not the file rewritten"
 
 
 def test_unrecorded_event_request_is_held_then_answered_idle(start_proxy, tmp_path):
@@ -198,8 +201,8 @@ def test_concurrent_flows_are_all_recorded_whole(start_proxy, fake, canaries, tm
     for t in threads:
         t.join(60)
     proxy.stop()
-    assert store.COMPLETE not in cassette.read_text(), "a clean stop leaves the cassette in its final form"
-    posts = [i for i in store.load(cassette).interactions if i.request.method == "POST" and "Meetings" in i.request.url]
+    assert COMPLETE not in cassette.read_text(), "a clean stop leaves the cassette in its final form"
+    posts = [i for i in load_cassette(cassette).interactions if i.request.method == "POST" and "Meetings" in i.request.url]
     assert sorted(json.loads(i.request.body)["subject"] for i in posts) == sorted(subjects)
     for i in posts:  # each request is paired with its own answer
         if i.response.status == 201:
@@ -213,7 +216,7 @@ def test_new_episodes_replays_known_and_records_new(start_proxy, fake, canaries,
     client.sign_in()
     client.call("list", "GET", client.meetings_url)
     proxy.stop()
-    first = len(store.load(cassette).interactions)
+    first = len(load_cassette(cassette).interactions)
 
     hits = fake.total_hits
     proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=new_episodes")
@@ -224,7 +227,7 @@ def test_new_episodes_replays_known_and_records_new(start_proxy, fake, canaries,
     again.call("create", "POST", again.meetings_url, json={"subject": "new episode"})
     assert fake.total_hits == hits + 1, "a new request goes to the server"
     proxy.stop()
-    interactions = store.load(cassette).interactions
+    interactions = load_cassette(cassette).interactions
     assert len(interactions) == first + 1 and interactions[-1].request.method == "POST"
     text = cassette.read_text()
     assert canaries["token"] not in text and canaries["password"] not in text
@@ -232,7 +235,7 @@ def test_new_episodes_replays_known_and_records_new(start_proxy, fake, canaries,
 
 def test_once_with_an_existing_cassette_never_records_nor_forwards(start_proxy, fake, tmp_path):
     cassette = tmp_path / "once.yaml"
-    store.save(cassette, store.load(DEFAULT_CASSETTE))
+    save_cassette(cassette, load_cassette(DEFAULT_CASSETTE))
     before = cassette.read_bytes()
     proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=once")
     r = proxy.session().get(fake.discovery_url, timeout=10)
@@ -245,7 +248,7 @@ def test_once_with_an_existing_cassette_never_records_nor_forwards(start_proxy, 
 def test_compressed_answers_are_stored_decoded_and_replayed_compressed(start_proxy, fake, canaries, tmp_path):
     cassette = tmp_path / "gzip.yaml"
     steps = record_session(start_proxy, fake, canaries, cassette)
-    lists = [i for i in store.load(cassette).interactions
+    lists = [i for i in load_cassette(cassette).interactions
              if i.request.url.endswith("myOnlineMeetings") and i.request.method == "GET"
              and ("Accept", "application/json") in i.request.headers]
     gzipped = [i for i in lists if ("Content-Encoding", "gzip") in i.response.headers]
@@ -262,9 +265,9 @@ def test_compressed_answers_are_stored_decoded_and_replayed_compressed(start_pro
 
 def test_latency_replays_recorded_durations(start_proxy, tmp_path):
     cassette = tmp_path / "slow.yaml"
-    seed = store.load(DEFAULT_CASSETTE)
+    seed = load_cassette(DEFAULT_CASSETTE)
     seed.interactions[0].duration = 60.0
-    store.save(cassette, seed)
+    save_cassette(cassette, seed)
     proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none", "ucwa_latency=100")
     s = proxy.session()
     answered: list[int] = []

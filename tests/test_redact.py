@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ucwa_vcr.cassette import Request, Response
+from ucwa_vcr.cassette.model import Request, Response
 from ucwa_vcr.redact import RedactionRules, Redactor
 
 TOKEN = "cwt=AAEBHAAAbGl2ZS5jb20AAAAAAAAAAAAsecretTOKEN_-123"

@@ -9,7 +9,8 @@ import sys
 import pytest
 import requests
 from conftest import ROOT, free_port, get_when_up
-from ucwa_vcr import DEFAULT_CASSETTE, store
+from ucwa_vcr import DEFAULT_CASSETTE
+from ucwa_vcr.cassette.cache import load_cassette
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "myOnlineMeetings_ref.md"
 
@@ -19,7 +20,7 @@ def test_demo_replays_the_seed_over_https(tmp_path):
     out = subprocess.run([str(ROOT / "scripts" / "demo")], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "$ curl --proxy http://127.0.0.1:" in out.stdout
-    seed_json = store.load(DEFAULT_CASSETTE).interactions[0].response.body.decode()
+    seed_json = load_cassette(DEFAULT_CASSETTE).interactions[0].response.body.decode()
     assert seed_json[:600] in out.stdout and "replayed offline from seed.yaml" in out.stdout
 
 

@@ -13,8 +13,12 @@ import requests
 import vcr
 from conftest import BIN, files_containing
 from ucwa_client import Client
-from ucwa_vcr import DEFAULT_CASSETTE, cassette_cli, store
-from ucwa_vcr.cassette import Cassette, Response
+from ucwa_vcr import DEFAULT_CASSETTE
+from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import dump_interaction
+from ucwa_vcr.cassette.model import Cassette, Response
+from ucwa_vcr.cassette.writer import CassetteWriter, save_cassette
+from ucwa_vcr.tools import commands
 
 SEED = str(DEFAULT_CASSETTE)
 CANARY_TOKEN = "cwt=AAEBHAAAAGxpdmUuY29tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-test-live-token"
@@ -63,11 +67,11 @@ def test_show_one_pretty_prints_without_touching_the_cassette():
 
 
 def test_show_marks_ucwa_errors(tmp_path):
-    cassette = store.load(SEED)
+    cassette = load_cassette(SEED)
     cassette.interactions[2].response.status = 409
     cassette.interactions[2].response.body = b'{"code":"Conflict","subcode":"TooManyOnlineMeetings","message":"x"}'
     path = tmp_path / "c.yaml"
-    store.save(path, cassette)
+    save_cassette(path, cassette)
     rows = json.loads(ucwa_vcr("show", str(path), "--json").stdout)
     assert rows[2]["error"] == "Conflict/TooManyOnlineMeetings" and rows[0]["error"] == ""
 
@@ -75,7 +79,7 @@ def test_show_marks_ucwa_errors(tmp_path):
 # -- diff ------------------------------------------------------------------------------------------
 
 def test_diff_reports_added_removed_changed_and_ignores_what_always_changes(tmp_path):
-    a, b = store.load(SEED), store.load(SEED)
+    a, b = load_cassette(SEED), load_cassette(SEED)
     # a new session: other application id, dates and ETags -- not a change
     for i in b.interactions:
         i.request.url = i.request.url.replace("/833/", "/91234567890/")
@@ -84,12 +88,12 @@ def test_diff_reports_added_removed_changed_and_ignores_what_always_changes(tmp_
     # a real change, a removal and an addition
     b.interactions[0].response.body = b.interactions[0].response.body.replace(b'"Quarterlysalesnumbers"', b'"Moved"', 1)
     removed = b.interactions.pop(3)
-    extra = store.load(SEED).interactions[0]
+    extra = load_cassette(SEED).interactions[0]
     extra.request.url += "/M1"
     b.interactions.append(extra)
     pa, pb = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    store.save(pa, a)
-    store.save(pb, b)
+    save_cassette(pa, a)
+    save_cassette(pb, b)
     out = ucwa_vcr("diff", str(pa), str(pb), "--json")
     result = json.loads(out.stdout)
     assert [r["index"] for r in result["removed"]] == [3] and removed.request.method == "POST"
@@ -104,7 +108,7 @@ def test_diff_reports_added_removed_changed_and_ignores_what_always_changes(tmp_
 
 
 def test_diff_tells_repeated_xml_siblings_apart():
-    from ucwa_vcr.diff import body_fields
+    from ucwa_vcr.tools.diff import body_fields
 
     xml = ('<resource xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa"><resource rel="myOnlineMeeting">'
            '<property name="subject">a</property></resource><resource rel="myOnlineMeeting">'
@@ -117,11 +121,11 @@ def test_diff_tells_repeated_xml_siblings_apart():
 # -- lint and redact -------------------------------------------------------------------------------
 
 def leaky_cassette(path: Path) -> None:
-    cassette = store.load(SEED)
+    cassette = load_cassette(SEED)
     cassette.interactions[1].request.headers[0] = ("Authorization", f"Bearer {CANARY_TOKEN}")
     cassette.interactions[2].request.body = b'{"subject":"x","password":"test-password-live"}'
     cassette.interactions[3].response.headers.append(("Set-Cookie", "cwt_ucwa=AAEBlivecookie; path=/; HttpOnly"))
-    store.save(path, cassette)
+    save_cassette(path, cassette)
 
 
 def test_lint_finds_live_secrets_with_file_line_and_exchange(tmp_path):
@@ -150,17 +154,17 @@ def test_lint_reports_broken_files(tmp_path):
 
 def test_lint_reports_a_recording_cut_short_and_redact_repairs_it(tmp_path):
     cut = tmp_path / "cut.yaml"
-    seed = store.load(SEED).interactions
-    writer = store.CassetteWriter(cut, [])
-    writer.write([store.dump_interaction(seed[0])])
+    seed = load_cassette(SEED).interactions
+    writer = CassetteWriter(cut, [])
+    writer.write([dump_interaction(seed[0])])
     whole_lines = len(cut.read_text().splitlines())
-    writer.write([store.dump_interaction(seed[1])])
+    writer.write([dump_interaction(seed[1])])
     cut.write_bytes(cut.read_bytes()[:-40])  # a kill in the middle of the second write
     out = ucwa_vcr("lint", str(cut))
     assert out.returncode == 1
     assert out.stdout.startswith(f"{cut}:{whole_lines + 1}: a recording was interrupted here"), out.stdout
     assert ucwa_vcr("redact", str(cut)).returncode == 0
-    assert ucwa_vcr("lint", str(cut)).returncode == 0 and store.load(cut).interactions == seed[:1]
+    assert ucwa_vcr("lint", str(cut)).returncode == 0 and load_cassette(cut).interactions == seed[:1]
 
 
 def test_redact_in_place_keeps_a_backup_and_the_result_lints_clean(tmp_path):
@@ -190,7 +194,7 @@ def captured(start_proxy, fake, canaries, tmp_path):
     client.call("list", "GET", client.meetings_url, accept="application/xml")
     client.call("create", "POST", client.meetings_url, json={"subject": "imported"})
     proxy.stop()
-    return store.load(cassette), flows, har
+    return load_cassette(cassette), flows, har
 
 
 def same_exchanges(a: Cassette, b: Cassette) -> None:
@@ -206,7 +210,7 @@ def test_import_flow_files_and_har_redacted(captured, canaries, tmp_path, source
     target = out_dir / "imported.yaml"
     out = ucwa_vcr("import", str(tmp_path / source), "-o", str(target))
     assert out.returncode == 0, out.stderr
-    same_exchanges(store.load(target), recorded)
+    same_exchanges(load_cassette(target), recorded)
     assert files_containing(out_dir, list(canaries.values())) == []
     assert ucwa_vcr("lint", str(target)).returncode == 0
 
@@ -218,17 +222,17 @@ def test_export_import_round_trips_keep_every_exchange(captured, tmp_path):
     assert ucwa_vcr("export", str(cassette), "-o", str(har)).returncode == 0
     assert json.loads(har.read_text())["log"]["entries"][0]["request"]["method"] == "GET"
     assert ucwa_vcr("import", str(har), "-o", str(back)).returncode == 0
-    same_exchanges(store.load(back), recorded)
+    same_exchanges(load_cassette(back), recorded)
     again = tmp_path / "again.har"
     assert ucwa_vcr("export", str(back), "-o", str(again)).returncode == 0
     assert ucwa_vcr("import", str(again), "-o", str(tmp_path / "again.yaml")).returncode == 0
-    same_exchanges(store.load(tmp_path / "again.yaml"), recorded)
+    same_exchanges(load_cassette(tmp_path / "again.yaml"), recorded)
 
 
 def test_vcrpy_export_replays_in_vcrpy(tmp_path):
     out = tmp_path / "vcr.yaml"
     assert ucwa_vcr("export", SEED, "-o", str(out)).returncode == 0
-    seed = store.load(SEED).interactions
+    seed = load_cassette(SEED).interactions
     replayer = vcr.VCR(record_mode="none")
 
     def same_accept(r1, r2) -> None:
@@ -272,7 +276,7 @@ def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(tmp_path):
     saz(archive, sessions)
     out = ucwa_vcr("import", str(archive), "-o", str(target))
     assert out.returncode == 0, out.stderr
-    imported = store.load(target).interactions
+    imported = load_cassette(target).interactions
     assert [i.request.method for i in imported] == ["POST", "GET"]  # session 2 before 10, the tunnel skipped
     assert json.loads(imported[0].response.body) == {"access_token": "cwt=REDACTED-2", "token_type": "Bearer"}
     assert imported[0].request.body == b"grant_type=password&username=jd&password=REDACTED-1"
@@ -323,9 +327,9 @@ def test_import_append_adds_and_keeps_placeholders_apart(captured, tmp_path):
     recorded, flows, har = captured
     target = tmp_path / "both.yaml"
     assert ucwa_vcr("import", str(flows), "-o", str(target)).returncode == 0
-    first = store.load(target).interactions
+    first = load_cassette(target).interactions
     assert ucwa_vcr("import", str(har), "-o", str(target), "--append").returncode == 0
-    both = store.load(target).interactions
+    both = load_cassette(target).interactions
     assert len(both) == 2 * len(recorded.interactions) and both[: len(first)] == first
     tokens = {dict(i.request.headers).get("Authorization") for i in both} - {None}
     assert len(tokens) == 2, "the second import's token gets its own placeholder"
@@ -337,11 +341,11 @@ def test_terminal_output_is_rich(tmp_path, monkeypatch):
 
     monkeypatch.delenv("NO_COLOR", raising=False)  # conftest quiets colours for subprocesses
     from rich.console import Console
-    from ucwa_vcr.cli import build_parser
+    from ucwa_vcr.tools.cli import build_parser
 
     def render(*argv: str) -> str:
         buffer = io.StringIO()
-        assert cassette_cli.run(build_parser().parse_args(list(argv)),
+        assert commands.run(build_parser().parse_args(list(argv)),
                                 Console(file=buffer, force_terminal=True, color_system="standard", width=160,
                                         highlight=False)) == 0
         return buffer.getvalue()
@@ -351,8 +355,8 @@ def test_terminal_output_is_rich(tmp_path, monkeypatch):
     one = render("show", SEED, "0")
     assert "\x1b[" in one and "myOnlineMeetings" in one  # syntax-highlighted body
     other = tmp_path / "other.yaml"
-    cassette = store.load(SEED)
+    cassette = load_cassette(SEED)
     cassette.interactions[0].response.status = 409
-    store.save(other, cassette)
+    save_cassette(other, cassette)
     diffed = render("diff", SEED, str(other))
     assert "~ changed  A#0 B#0" in diffed and "status: 200 -> 409" in diffed and "\x1b[33m" in diffed

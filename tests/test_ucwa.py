@@ -6,7 +6,7 @@ import json
 
 import pytest
 from lxml import etree
-from ucwa_vcr.ucwa import ERRORS, UCWA_NS, error_body, is_events, is_online_meetings, is_ucwa, normalise_path
+from ucwa_vcr.protocol import ERRORS, UCWA_NS, error_body, is_events, is_online_meetings, is_ucwa, normalise_path
 
 # ErrorsAndInformationalMessages.md: HTTP status <-> UCWA code
 STATUS_OF_CODE = {"BadRequest": 400, "Forbidden": 403, "NotFound": 404, "MethodNotAllowed": 405, "ClientTimeout": 408,
@@ -77,7 +77,7 @@ def test_resource_kinds_and_normalisation():
 
 
 def test_xml_bodies_never_expand_external_entities():
-    from ucwa_vcr.ucwa import parse_xml
+    from ucwa_vcr.protocol import parse_xml
 
     root = parse_xml(b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>')
     assert "root:" not in etree.tostring(root).decode()

@@ -11,15 +11,16 @@ DEFAULT_CASSETTE = Path(__file__).with_name("seed.yaml")
 
 
 def make_addons() -> list[object]:
-    """The addons in hook order.
+    """The addons in hook order (the loopback guard first: it sets where the proxy listens).
 
     Requests: faults first (an injected answer wins), then replay. Responses: the recorder keeps the real
     answer before faults may patch or break it.
     """
-    from .deck import UcwaDeck
-    from .faults import UcwaFaults
-    from .record import UcwaRecorder
-    from .replay import UcwaReplayer
+    from .proxy.faults import UcwaFaults
+    from .proxy.loopback import UcwaLoopback
+    from .proxy.record import UcwaRecorder
+    from .proxy.replay import UcwaReplayer
+    from .proxy.session import CassetteSession
 
-    deck = UcwaDeck()
-    return [deck, UcwaRecorder(deck), UcwaFaults(), UcwaReplayer(deck)]
+    session = CassetteSession()
+    return [UcwaLoopback(), session, UcwaRecorder(session), UcwaFaults(), UcwaReplayer(session)]

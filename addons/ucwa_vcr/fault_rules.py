@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ucwa import ERRORS
+from .errors import RuleError
+from .protocol import ERRORS
 
 TRANSPORTS = ("reset", "hang", "empty", "truncate", "malformed")
 ON_THE_ANSWER = ("truncate", "malformed")  # transports that break the real answer rather than replace it
@@ -34,10 +35,6 @@ ACTIONS = ("error", "respond", "transport", "patch")
 _RULE_KEYS = {"match", "after", "times", "probability", "delay", "name", *ACTIONS}
 _MATCH_KEYS = {"method", "path", "headers", "body"}
 HANG_SECONDS = 300.0  # how long `transport: hang` holds a request when the rule gives no delay
-
-
-class RuleError(ValueError):
-    """A rule that cannot be used; str() names the rule and the field."""
 
 
 def suggest(name: str) -> str:

@@ -15,13 +15,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from lxml import etree
 
-from .cassette import Interaction, Request, header
+from .cassette.model import Interaction, Request, header
+from .options import DEFAULT_MATCHERS, MATCHERS, Exhausted
+from .protocol import EVENT_TUNING_PARAMS, is_events, normalise_path, parse_xml, representation
 from .redact import Redactor
-from .ucwa import EVENT_TUNING_PARAMS, is_events, normalise_path, parse_xml, representation
 
-MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "auth", "body")
-DEFAULT_MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "auth")
-EXHAUSTED = ("repeat", "miss")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
@@ -120,10 +118,8 @@ class Matcher:
         unknown = [m for m in on if m not in MATCHERS]
         if unknown:
             raise ValueError(f"unknown matcher {unknown[0]!r}; choose from {', '.join(MATCHERS)}")
-        if exhausted not in EXHAUSTED:
-            raise ValueError(f"unknown exhausted policy {exhausted!r}; choose from {', '.join(EXHAUSTED)}")
         self.on = tuple(on)
-        self.exhausted = exhausted
+        self.exhausted = Exhausted(exhausted)
         self.redactor = redactor or Redactor(canonical=True)
         self.interactions = list(interactions)
         # positions of the recorded interactions per request key (the features in use), in recorded order
@@ -161,7 +157,7 @@ class Matcher:
             if used < len(positions):
                 self._used[key] = used + 1
                 return self.interactions[positions[used]]
-            if self.exhausted == "repeat" and offline:
+            if self.exhausted == Exhausted.REPEAT and offline:
                 return self.interactions[positions[-1]]
             return Miss(request, exhausted=len(positions))
         return Miss(request, near=self.nearest(request) if offline else [])

@@ -25,14 +25,15 @@ from typing import Any
 import pytest
 
 from . import make_addons
-from .deck import RECORD_MODES, UcwaDeck
+from .options import RecordMode
+from .proxy.session import CassetteSession
 
 _PROXY = pytest.StashKey["SessionProxy"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ucwa-vcr")
-    group.addoption("--ucwa-record-mode", default="none", choices=RECORD_MODES,
+    group.addoption("--ucwa-record-mode", default="none", choices=tuple(RecordMode),
                     help="ucwa-vcr record mode for cassettes (default: none, replay only)")
 
 
@@ -84,8 +85,8 @@ class SessionProxy:
         await running
 
     @property
-    def deck(self) -> UcwaDeck:
-        return next(a for a in self.addons if isinstance(a, UcwaDeck))
+    def session(self) -> CassetteSession:
+        return next(a for a in self.addons if isinstance(a, CassetteSession))
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run `fn` on the proxy's event loop and return its result (exceptions are raised here)."""
@@ -99,7 +100,7 @@ class SessionProxy:
 
     def misses(self) -> list[str]:
         """Explanations of the requests answered with a miss since the current cassette was loaded."""
-        return list(self.call(lambda: [m.explain() for m in self.deck.misses]))
+        return list(self.call(lambda: [m.explain() for m in self.session.misses]))
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.master.shutdown)

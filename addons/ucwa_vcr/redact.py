@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .cassette import Cassette, Headers, Interaction, Message, Request, Response
+from .cassette.model import Cassette, Headers, Interaction, Message, Request, Response
 
 PLACEHOLDER = "REDACTED"
 _NUMBERED = re.compile(r"REDACTED-(\d+)")

@@ -26,11 +26,14 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from . import convert, store
-from .cassette import Cassette, Message
+from ..cassette.cache import load_cassette
+from ..cassette.model import Cassette, Message
+from ..cassette.writer import check_writable, save_cassette
+from ..errors import UcwaVcrError, UsageError
+from ..redact import RedactionRules, Redactor
+from . import convert
 from .diff import diff
 from .lint import lint
-from .redact import RedactionRules, Redactor
 from .show import pretty_body, rows, select
 
 
@@ -99,7 +102,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console(highlight=False, soft_wrap=True)  # long URLs and headers stay on one line
     try:
         return int(args.tool(args, console))
-    except store.StoreError as e:
+    except UcwaVcrError as e:
         print(f"ucwa-vcr {args.command}: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # e.g. the backup beside a cassette in a read-only folder
@@ -108,16 +111,16 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
-    cassette = store.load(args.cassette)
+    cassette = load_cassette(args.cassette)
     if args.index is not None:
         if not 0 <= args.index < len(cassette.interactions):
-            raise store.StoreError(f"{args.cassette}: no exchange {args.index} "
+            raise UsageError(f"{args.cassette}: no exchange {args.index} "
                                    f"(it holds {len(cassette.interactions)}: 0 to {len(cassette.interactions) - 1})")
         return _show_one(cassette, args.index, args.json, console)
     try:
         chosen = select(cassette, args.filter) if args.filter else None
     except ValueError as e:
-        raise store.StoreError(f"--filter {args.filter!r}: {e}") from None
+        raise UsageError(f"--filter {args.filter!r}: {e}") from None
     found = rows(cassette, chosen)
     if args.json:
         print(json.dumps([r.as_dict() for r in found], indent=1))
@@ -157,7 +160,7 @@ def _show_one(cassette: Cassette, index: int, as_json: bool, console: Console) -
 
 
 def _diff(args: argparse.Namespace, console: Console) -> int:
-    result = diff(store.load(args.a), store.load(args.b), strict=args.strict)
+    result = diff(load_cassette(args.a), load_cassette(args.b), strict=args.strict)
     if args.json:
         print(json.dumps(result.as_dict(), indent=1, ensure_ascii=False))
         return 0
@@ -191,15 +194,15 @@ def _lint(args: argparse.Namespace, console: Console) -> int:
 
 def _redact(args: argparse.Namespace, console: Console) -> int:
     source = Path(args.cassette)
-    cassette = store.load(source)
+    cassette = load_cassette(source)
     redactor = Redactor.adding_to(cassette, _rules(args))
     clean = Cassette([redactor.interaction(i) for i in cassette.interactions])
     changed = sum(a != b for a, b in zip(cassette.interactions, clean.interactions, strict=True))
     target = Path(args.output) if args.output else source
     if not args.output:
         shutil.copy2(source, source.with_name(source.name + ".orig"))
-    store.check_writable(target)
-    store.save(target, clean)
+    check_writable(target)
+    save_cassette(target, clean)
     note = "" if args.output else f" (the original, secrets and all, is in {source.name}.orig)"
     print(f"{target}: {changed} of {len(clean.interactions)} exchanges redacted{note}")
     return 0
@@ -207,8 +210,8 @@ def _redact(args: argparse.Namespace, console: Console) -> int:
 
 def _import(args: argparse.Namespace, console: Console) -> int:
     target = Path(args.output)
-    store.check_writable(target)
-    existing = store.load(target) if args.append and target.exists() else Cassette()
+    check_writable(target)
+    existing = load_cassette(target) if args.append and target.exists() else Cassette()
 
     def progress(items: Iterable[int], total: int) -> Iterable[int]:
         if not console.is_terminal:
@@ -219,7 +222,7 @@ def _import(args: argparse.Namespace, console: Console) -> int:
     interactions = [i for source in args.sources for i in convert.read_source(source, args.format, progress)]
     redactor = Redactor.adding_to(existing, _rules(args))
     cassette = Cassette(existing.interactions + [redactor.interaction(i) for i in interactions])
-    store.save(target, cassette)
+    save_cassette(target, cassette)
     print(f"{target}: {len(interactions)} exchanges imported, redacted ({len(cassette.interactions)} in all)")
     return 0
 
@@ -227,7 +230,7 @@ def _import(args: argparse.Namespace, console: Console) -> int:
 def _export(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.output)
     fmt = args.format or ("har" if out.suffix.lower() == ".har" else "vcrpy")
-    cassette = store.load(args.cassette)
+    cassette = load_cassette(args.cassette)
     convert.export(cassette.interactions, out, fmt)
     print(f"{out}: {len(cassette.interactions)} exchanges as {'HAR' if fmt == 'har' else 'a VCR.py cassette'}")
     return 0

@@ -15,15 +15,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from xml.sax.saxutils import quoteattr
 
-from mitmproxy import exceptions, http
+from mitmproxy import http
 
-from . import ucwa
-from .deck import OptionsAddon, UcwaDeck
-from .flows import error_response, request_of, response_of
-from .match import Miss
+from .. import protocol
+from ..match import Miss
+from .flows import ANSWERED_BY, Answer, error_response, request_of, response_of
+from .options_addon import OptionsAddon
+from .session import CassetteSession
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +35,9 @@ def idle_events(flow: http.HTTPFlow) -> http.Response:
     path = flow.request.path.partition("?")[0]
     ack = flow.request.query.get("ack", "1")
     following = f"{path}?ack={int(ack) + 1 if ack.isdigit() else ack}"
-    if ucwa.representation(flow.request.headers.get("accept", "")) == "xml":
+    if protocol.representation(flow.request.headers.get("accept", "")) == "xml":
         body = (f'<?xml version="1.0" encoding="utf-8"?>\n<events href={quoteattr(flow.request.path)} '
-                f'xmlns="{ucwa.UCWA_NS}"><link rel="next" href={quoteattr(following)} /></events>').encode()
+                f'xmlns="{protocol.UCWA_NS}"><link rel="next" href={quoteattr(following)} /></events>').encode()
         ctype = "application/xml; charset=utf-8"
     else:
         body = json.dumps({"_links": {"self": {"href": flow.request.path}, "next": {"href": following}}}).encode()
@@ -47,7 +47,7 @@ def idle_events(flow: http.HTTPFlow) -> http.Response:
 
 def miss_response(flow: http.HTTPFlow, miss: Miss) -> http.Response:
     """A UCWA-shaped error (JSON or XML by Accept) carrying the explanation of a miss."""
-    body, ctype = ucwa.error_body("ServiceFailure", "UcwaVcrNoMatch", miss.explain(),
+    body, ctype = protocol.error_body("ServiceFailure", "UcwaVcrNoMatch", miss.explain(),
                                   flow.request.headers.get("accept", ""))
     response = http.Response.make(500, body, {"Content-Type": ctype, "X-Ucwa-Vcr": "miss",
                                               "X-Ucwa-Vcr-Diagnosis": miss.summary()})
@@ -56,46 +56,37 @@ def miss_response(flow: http.HTTPFlow, miss: Miss) -> http.Response:
 
 
 class UcwaReplayer(OptionsAddon):
-    """Answers requests from the deck's cassette in every mode but `all`."""
+    """Answers requests from the session's cassette in every mode but `all`."""
 
-    def __init__(self, deck: UcwaDeck) -> None:
-        self.deck = deck
+    OPTIONS = ("ucwa_latency", "ucwa_event_hold")
+
+    def __init__(self, session: CassetteSession) -> None:
+        self.session = session
         # held event P-GETs by (channel, ack): set when a newer P-GET with the same ack replaces one
         self._held: dict[tuple[str, str], asyncio.Event] = {}
 
-    def declare(self, add: Callable[..., None]) -> None:
-        add("ucwa_latency", int, 0,
-            "Replay recorded durations, in percent: 0 answers at once, 100 as recorded, 200 twice as slow.")
-        add("ucwa_event_hold", int, 30,
-            "Seconds to hold an unrecorded event-channel P-GET before answering like an idle channel.")
-
-    def apply(self, updated: set[str]) -> None:
-        for name in ("ucwa_latency", "ucwa_event_hold"):
-            if name in updated and getattr(self.options, name) < 0:
-                raise exceptions.OptionsError(f"{name}: {getattr(self.options, name)} is negative; use 0 or more")
-
     async def request(self, flow: http.HTTPFlow) -> None:
-        deck = self.deck
-        if flow.response is not None or flow.error is not None or not deck.replays():
+        session = self.session
+        if flow.response is not None or flow.error is not None or not session.replays():
             return
-        if not deck.offline and not deck.is_ucwa(flow):
+        if not session.offline and not session.is_ucwa(flow):
             return  # not UCWA: passes through untouched
-        found = deck.matcher.match(request_of(flow), offline=deck.offline)
+        found = session.matcher.match(request_of(flow), offline=session.offline)
         if isinstance(found, Miss):
-            if deck.offline:
+            if session.offline:
                 await self._answer_miss(flow, found)
             return  # otherwise the request goes to the server and the recorder keeps its answer
-        flow.metadata["ucwa_vcr"] = "replayed"
+        flow.metadata[ANSWERED_BY] = Answer.REPLAYED
         if self.options.ucwa_latency:
             await asyncio.sleep(found.duration * self.options.ucwa_latency / 100)
         flow.response = response_of(found.response, flow.request.http_version)
 
     async def _answer_miss(self, flow: http.HTTPFlow, miss: Miss) -> None:
-        flow.metadata["ucwa_vcr"] = "miss"
-        if ucwa.is_events(flow.request.path.partition("?")[0]):
+        flow.metadata[ANSWERED_BY] = Answer.MISS
+        if protocol.is_events(flow.request.path.partition("?")[0]):
             await self._hold_events(flow)
             return
-        self.deck.misses.append(miss)
+        self.session.misses.append(miss)
         logger.warning("%s", miss.explain())
         flow.response = miss_response(flow, miss)
 

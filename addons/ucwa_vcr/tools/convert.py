@@ -1,7 +1,7 @@
 """Importing exchanges from HAR files, mitmproxy flow files and Fiddler archives; exporting HAR and VCR.py.
 
 Imports give unredacted interactions: the caller redacts them before anything is written. Every problem
-with an input file is a StoreError whose text is one line naming the file.
+with an input file is a FileError whose text is one line naming the file.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from .cassette import Interaction
-from .flows import flow_of, flow_with, interaction_of
-from .store import StoreError
+from ..cassette.model import Interaction
+from ..errors import FileError
+from ..proxy.flows import flow_of, flow_with, interaction_of
 
 FORMATS = ("har", "flows", "saz")
 _SAZ_ENTRY = re.compile(r"^raw/(\d+)_([csm])\.(txt|xml)$", re.IGNORECASE)
@@ -32,7 +32,7 @@ def detect(path: Path) -> str:
         with path.open("rb") as f:
             start = f.read(64).lstrip()
     except OSError as e:
-        raise StoreError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise FileError(f"{path}: cannot read: {e.strerror or e}") from None
     if start.startswith(b"PK"):
         return "saz"
     return "har" if start.startswith(b"{") else "flows"
@@ -49,9 +49,9 @@ def read_flows(path: Path) -> list[Interaction]:
                 if isinstance(flow, http.HTTPFlow) and flow.response is not None and flow.request.method != "CONNECT":
                     out.append(interaction_of(flow))
     except exceptions.FlowReadException as e:
-        raise StoreError(f"{path}: not a mitmproxy flow file or HAR: {e}") from None
+        raise FileError(f"{path}: not a mitmproxy flow file or HAR: {e}") from None
     except OSError as e:
-        raise StoreError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise FileError(f"{path}: cannot read: {e.strerror or e}") from None
     return out
 
 
@@ -60,15 +60,15 @@ def _dechunk(body: bytes, where: str) -> bytes:
     while True:
         line, sep, rest = rest.partition(b"\r\n")
         if not sep:
-            raise StoreError(f"{where}: truncated chunked body")
+            raise FileError(f"{where}: truncated chunked body")
         try:
             size = int(line.split(b";")[0].strip() or b"x", 16)
         except ValueError:
-            raise StoreError(f"{where}: bad chunk size {line[:20]!r}") from None
+            raise FileError(f"{where}: bad chunk size {line[:20]!r}") from None
         if size == 0:
             return bytes(out)
         if len(rest) < size:
-            raise StoreError(f"{where}: truncated chunked body")
+            raise FileError(f"{where}: truncated chunked body")
         out += rest[:size]
         rest = rest[size + 2:]
 
@@ -81,16 +81,16 @@ def _read_raw(read_head: Callable[[list[bytes]], Any], data: bytes, where: str) 
         head, sep, body = data.partition(b"\n\n")
     lines = head.splitlines()
     if not lines or not lines[0].strip():
-        raise StoreError(f"{where}: empty HTTP message")
+        raise FileError(f"{where}: empty HTTP message")
     try:
         message = read_head(lines)
     except ValueError as e:
-        raise StoreError(f"{where}: {e}") from None
+        raise FileError(f"{where}: {e}") from None
     length = message.headers.get("content-length", "")
     if "chunked" in message.headers.get("transfer-encoding", "").lower():
         body = _dechunk(body, where)
     elif length.isdigit() and len(body) < int(length):
-        raise StoreError(f"{where}: body shorter than its Content-Length (truncated archive?)")
+        raise FileError(f"{where}: body shorter than its Content-Length (truncated archive?)")
     message.raw_content = body
     return message
 
@@ -120,7 +120,7 @@ def read_saz(path: Path, progress: Progress = lambda it, n: it) -> list[Interact
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
-        raise StoreError(f"{path}: not a readable .saz (zip) archive: {e}") from None
+        raise FileError(f"{path}: not a readable .saz (zip) archive: {e}") from None
     with archive:
         sessions: dict[int, dict[str, str]] = {}
         for name in archive.namelist():
@@ -131,12 +131,12 @@ def read_saz(path: Path, progress: Progress = lambda it, n: it) -> list[Interact
         for number in progress(sorted(sessions), len(sessions)):
             parts = sessions[number]
             if "c" not in parts or "s" not in parts:
-                raise StoreError(f"{path}: session {number} lacks its {'request' if 'c' not in parts else 'response'}")
+                raise FileError(f"{path}: session {number} lacks its {'request' if 'c' not in parts else 'response'}")
             try:
                 req_data, resp_data = archive.read(parts["c"]), archive.read(parts["s"])
                 meta = archive.read(parts["m"]) if "m" in parts else b""
             except (zipfile.BadZipFile, OSError, EOFError) as e:
-                raise StoreError(f"{path}: cannot read session {number}: {e}") from None
+                raise FileError(f"{path}: cannot read session {number}: {e}") from None
             request = _read_raw(http1.read_request_head, req_data, f"{path}: {parts['c']}")
             if request.method == "CONNECT":
                 continue
@@ -152,7 +152,7 @@ def read_source(path: str | os.PathLike[str], fmt: str = "auto",
     """Interactions from a HAR file, a mitmproxy flow file or a Fiddler .saz archive."""
     source = Path(path)
     if not source.is_file():
-        raise StoreError(f"{path}: no such file")
+        raise FileError(f"{path}: no such file")
     kind = detect(source) if fmt == "auto" else fmt
     return read_saz(source, progress) if kind == "saz" else read_flows(source)
 
@@ -204,5 +204,5 @@ def export(interactions: Sequence[Interaction], out: Path, fmt: str) -> None:
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as e:
-        raise StoreError(f"{out}: cannot write: {e.strerror or e}") from None
+        raise FileError(f"{out}: cannot write: {e.strerror or e}") from None
 

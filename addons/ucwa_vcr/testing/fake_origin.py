@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 from mitmproxy.net.http import http1
 
-from .ucwa import UCWA_NS, error, parse_xml, representation
+from ..protocol import UCWA_NS, error, parse_xml, representation
 
 ROOT = "/Autodiscover/AutodiscoverService.svc/root"
 USER = ROOT + "/oauth/user"

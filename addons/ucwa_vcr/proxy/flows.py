@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from mitmproxy import connection, http
 
-from . import ucwa
-from .cassette import Interaction, Request, Response
+from .. import protocol
+from ..cassette.model import Interaction, Request, Response
+
+# flow.metadata[ANSWERED_BY] says that ucwa-vcr, not a server, answered a flow: the recorder skips those.
+ANSWERED_BY = "ucwa_vcr"
+FAULT_LABEL = "ucwa_fault"  # flow.metadata key: the label of the fault rule that fired for the flow
+
+
+class Answer(StrEnum):
+    """How ucwa-vcr answered a flow (the value of flow.metadata[ANSWERED_BY])."""
+
+    REPLAYED = "replayed"
+    MISS = "miss"
+    FAULTED = "faulted"
+
 
 _HOP_BY_HOP = ("transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade")
 
@@ -62,8 +76,8 @@ def response_of(recorded: Response, http_version: str = "HTTP/1.1") -> http.Resp
 
 
 def error_response(name: str, accept: str) -> http.Response:
-    """The documented UCWA error `name` (a key of ucwa.ERRORS) as a live response, JSON or XML as Accept asks."""
-    status, body, ctype = ucwa.error(name, accept)
+    """The documented UCWA error `name` (a key of protocol.ERRORS) as a live response, JSON or XML as Accept asks."""
+    status, body, ctype = protocol.error(name, accept)
     return http.Response.make(status, body, {"Content-Type": ctype})
 
 

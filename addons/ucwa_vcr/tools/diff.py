@@ -15,9 +15,9 @@ from typing import Any
 
 from lxml import etree
 
-from .cassette import Cassette, Interaction, Response
-from .match import Matcher
-from .ucwa import APPLICATION_ID, parse_xml
+from ..cassette.model import Cassette, Interaction, Response
+from ..match import Matcher
+from ..protocol import APPLICATION_ID, parse_xml
 
 MISSING = "<absent>"
 _VOLATILE = [

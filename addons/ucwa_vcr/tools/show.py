@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from .cassette import Cassette, Interaction, Message
-from .ucwa import APPLICATION_ID, UCWA_NS, parse_xml
+from ..cassette.model import Cassette, Interaction, Message
+from ..protocol import APPLICATION_ID, UCWA_NS, parse_xml
 
 
 @dataclass
@@ -68,7 +68,7 @@ def select(cassette: Cassette, expression: str) -> list[int]:
     """Indexes of the exchanges a mitmproxy flow-filter expression (`~m POST & ~u myOnlineMeetings`) matches."""
     from mitmproxy import flowfilter
 
-    from .flows import flow_of
+    from ..proxy.flows import flow_of
 
     matcher = flowfilter.parse(expression)  # raises ValueError with mitmproxy's message
     return [n for n, i in enumerate(cassette.interactions) if matcher(flow_of(i))]

@@ -6,7 +6,7 @@ Usage:
     # while running (mitmproxy console, mitmweb): ucwa.faults.list | ucwa.faults.add SPEC | ucwa.faults.clear
 
 Works in replay and while recording against a live server. Answers made here are marked
-(`flow.metadata["ucwa_vcr"] = "faulted"`) so the recorder never keeps them as if a server had sent them;
+(`flow.metadata[flows.ANSWERED_BY] = "faulted"`) so the recorder never keeps them as if a server had sent them;
 patches and broken bodies are applied after the recorder has kept the real answer.
 """
 
@@ -15,25 +15,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from mitmproxy import command, exceptions, http
 
-from . import store
-from .deck import OptionsAddon
-from .fault_rules import (
+from ..cassette.codec import load_yaml, read_text
+from ..errors import FileError, RuleError, UsageError
+from ..fault_rules import (
     HANG_SECONDS,
     ON_THE_ANSWER,
     FaultPlan,
     FaultRule,
-    RuleError,
     apply_patch,
     load_plan,
     parse_rule,
     parse_shorthand,
 )
-from .flows import error_response
+from .flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response
+from .options_addon import OptionsAddon
 
 logger = logging.getLogger(__name__)
 
@@ -58,27 +58,23 @@ def _respond(rule: FaultRule, accept: str) -> http.Response:
 class UcwaFaults(OptionsAddon):
     """Applies the fault plan: the first rule that fires for a request decides its fate."""
 
+    OPTIONS = ("ucwa_faults", "ucwa_inject")
+
     def __init__(self) -> None:
         self.plan = FaultPlan()
         self._after_answer: dict[str, FaultRule] = {}  # flow id -> rule acting on the real answer
 
-    def declare(self, add: Callable[..., None]) -> None:
-        add("ucwa_faults", str, "", "Fault rules file (YAML): UCWA errors, delays, broken connections, patches.")
-        add("ucwa_inject", Sequence[str], [],
-            "Shorthand fault rules, 'METHOD PATH-REGEX=ERROR-OR-TRANSPORT', e.g. "
-            "'POST myOnlineMeetings$=TooManyOnlineMeetings'.")
-
     def apply(self, updated: set[str]) -> None:
         path = self.options.ucwa_faults
         try:
-            plan = load_plan(store.load_yaml(store.read_text(path, "rules file"), path) if path else None, path)
-        except (store.StoreError, RuleError) as e:
-            raise exceptions.OptionsError(f"ucwa_faults: {e}") from None
+            plan = load_plan(load_yaml(read_text(path, "rules file"), path) if path else None, path)
+        except (FileError, RuleError) as e:
+            raise UsageError(f"ucwa_faults: {e}") from None
         for spec in self.options.ucwa_inject:
             try:
                 plan.add(parse_rule(parse_shorthand(spec), f"inject {spec!r}"))
             except RuleError as e:
-                raise exceptions.OptionsError(f"ucwa_inject: {e}") from None
+                raise UsageError(f"ucwa_inject: {e}") from None
         self.plan = plan
         if self.plan.rules:
             logger.info("ucwa-vcr: %d fault rules", len(self.plan.rules))
@@ -91,14 +87,14 @@ class UcwaFaults(OptionsAddon):
         if rule is None:
             return
         logger.info("ucwa-vcr: fault %s on %s %s", rule.label, req.method, req.pretty_url)
-        flow.metadata["ucwa_fault"] = rule.label
+        flow.metadata[FAULT_LABEL] = rule.label
         wait = rule.delay or (HANG_SECONDS if rule.transport == "hang" else 0)
         if wait:
             await asyncio.sleep(wait)
         if rule.transport in ON_THE_ANSWER or rule.patch is not None:
             self._after_answer[flow.id] = rule  # acts on the real (recorded or live) answer
         elif rule.transport or rule.error or rule.respond is not None:
-            flow.metadata["ucwa_vcr"] = "faulted"  # answered here: never recorded as the server's
+            flow.metadata[ANSWERED_BY] = Answer.FAULTED  # answered here: never recorded as the server's
             if rule.transport in ("hang", "reset"):
                 flow.kill()
             else:
@@ -138,9 +134,9 @@ class UcwaFaults(OptionsAddon):
         """Add a rule: shorthand 'POST myOnlineMeetings$=TooManyOnlineMeetings', or a YAML mapping."""
         label = f"added rule {len(self.plan.rules) + 1}"
         try:
-            data = store.load_yaml(spec, label) if spec.lstrip().startswith("{") else parse_shorthand(spec)
+            data = load_yaml(spec, label) if spec.lstrip().startswith("{") else parse_shorthand(spec)
             self.plan.add(parse_rule(data, label))
-        except (RuleError, store.StoreError) as e:
+        except (RuleError, FileError) as e:
             raise exceptions.CommandError(str(e)) from None
 
     @command.command("ucwa.faults.clear")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 
-from . import store
-from .cassette import Message, Request
-from .redact import RedactionRules, Redactor
+from ..cassette.codec import cut_tail, line_of, parse, read_text
+from ..cassette.model import Message, Request
+from ..errors import FileError
+from ..redact import RedactionRules, Redactor
 
 Where = tuple[str | int, ...]
 
@@ -33,16 +34,16 @@ def lint(path: str | os.PathLike[str], rules: RedactionRules | None = None) -> l
     """One line per finding: `file:line: exchange N: what`; empty when the cassette is clean."""
     findings = []
     try:
-        text, cut = store.cut_tail(store.read_text(path))
+        text, cut = cut_tail(read_text(path))
         if cut is not None:
             findings.append(f"{path}:{cut}: a recording was interrupted here: the rest of the file is cut short and "
                             "ignored (`ucwa-vcr redact` rewrites the file without it)")
-        cassette = store.parse(text, str(path))
-    except store.StoreError as e:
+        cassette = parse(text, str(path))
+    except FileError as e:
         return [*findings, str(e)]
     redactor = Redactor(rules or RedactionRules())
     for n, interaction in enumerate(cassette.interactions):
         for where, what in (_message_findings(interaction.request, redactor, ("interactions", n, "request"))
                             + _message_findings(interaction.response, redactor, ("interactions", n, "response"))):
-            findings.append(f"{path}:{store.line_of(text, where) or 1}: exchange {n}: {what}")
+            findings.append(f"{path}:{line_of(text, where) or 1}: exchange {n}: {what}")
     return findings

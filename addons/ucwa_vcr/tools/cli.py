@@ -5,7 +5,7 @@ Usage:
     ucwa-vcr replay [cassettes/today.yaml]          # offline; with no cassette, serves the shipped seed
     ucwa-vcr replay --reverse https://fe1.contoso.com --listen-port 8443
     ucwa-vcr replay today.yaml --faults faults.yaml --inject 'POST myOnlineMeetings$=TooManyOnlineMeetings'
-    ucwa-vcr show|diff|lint|redact|import|export ...  (see cassette_cli.py)
+    ucwa-vcr show|diff|lint|redact|import|export ...  (see commands.py)
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import DEFAULT_CASSETTE, __version__, cassette_cli, make_addons
+from .. import DEFAULT_CASSETTE, __version__, make_addons
+from ..options import OPTIONS, Exhausted, RecordMode, RecordScope
+from . import commands
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("record", help="proxy to a UCWA server and record the session, redacted",
                          description="Proxy to a UCWA server and write the session into CASSETTE, secrets redacted.")
     rec.add_argument("cassette", help="cassette file to write (YAML)")
-    rec.add_argument("--record-mode", default="all", choices=("all", "new_episodes", "once"),
+    recording = [m.value for m in RecordMode if m != RecordMode.NONE]
+    rec.add_argument("--record-mode", default=RecordMode.ALL.value, choices=recording,
                      help="all: record everything (default); new_episodes: replay what is recorded, record the "
                           "rest; once: record only if the cassette does not exist yet")
     rec.add_argument("--meetings-only", action="store_true",
@@ -66,14 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Answer UCWA requests from CASSETTE without contacting any server.")
     rep.add_argument("cassette", nargs="?", default=str(DEFAULT_CASSETTE),
                      help="cassette to replay (default: the shipped myOnlineMeetings seed)")
-    rep.add_argument("--latency", type=int, default=0, metavar="PERCENT",
+    rep.add_argument("--latency", type=int, default=OPTIONS["ucwa_latency"].default, metavar="PERCENT",
                      help="replay recorded durations: 0 at once (default), 100 as recorded")
-    rep.add_argument("--event-hold", type=int, default=30, metavar="SECONDS",
+    rep.add_argument("--event-hold", type=int, default=OPTIONS["ucwa_event_hold"].default, metavar="SECONDS",
                      help="hold unrecorded event P-GETs this long, then answer like an idle channel (default 30)")
-    rep.add_argument("--exhausted", default="repeat", choices=("repeat", "miss"),
+    rep.add_argument("--exhausted", default=OPTIONS["ucwa_exhausted"].default, choices=[e.value for e in Exhausted],
                      help="when a request's recorded answers are used up: repeat the last (default) or miss")
     _common(rep)
-    cassette_cli.add_parsers(sub)
+    commands.add_parsers(sub)
     return parser
 
 
@@ -96,11 +99,11 @@ def options_for(args: argparse.Namespace) -> dict[str, Any]:
     if args.inject:
         opts["ucwa_inject"] = args.inject
     if args.command == "record":
-        scope = "meetings" if args.meetings_only else "session"
-        opts.update(ucwa_record_mode=args.record_mode, ucwa_record_scope=scope,
+        scope = RecordScope.MEETINGS if args.meetings_only else RecordScope.SESSION
+        opts.update(ucwa_record_mode=args.record_mode, ucwa_record_scope=scope.value,
                     ucwa_redact_headers=args.redact_header, ucwa_redact_fields=args.redact_field)
     else:
-        opts.update(ucwa_record_mode="none", ucwa_latency=args.latency, ucwa_event_hold=args.event_hold,
+        opts.update(ucwa_record_mode=RecordMode.NONE.value, ucwa_latency=args.latency, ucwa_event_hold=args.event_hold,
                     ucwa_exhausted=args.exhausted)
     return opts
 
@@ -132,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ucwa-vcr` console script."""
     args = build_parser().parse_args(argv)
     if hasattr(args, "tool"):  # show, diff, lint, redact, import, export
-        return cassette_cli.run(args)
+        return commands.run(args)
     return asyncio.run(_serve(options_for(args), args.sets))
 
 

@@ -1,7 +1,7 @@
 """The cassette model: recorded HTTP exchanges and their plain-data form.
 
 No I/O and no mitmproxy here. `Interaction.to_data()` / `Interaction.from_data()` define the YAML
-schema (see README, "Cassette format"); `store.py` reads and writes it.
+schema (see README, "Cassette format"); `codec.py` reads and writes it.
 """
 
 from __future__ import annotations
@@ -11,19 +11,12 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import CassetteError
+
 VERSION = 1
 
 # Media types whose bodies are stored as readable text (when they are valid UTF-8).
 TEXT_MEDIA_MARKERS = ("json", "xml", "text/", "x-www-form-urlencoded", "javascript", "html", "multipart/batching")
-
-
-class CassetteError(ValueError):
-    """A cassette whose content does not follow the schema; `where` is a dotted path inside it."""
-
-    def __init__(self, message: str, where: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.where = where
 
 
 Headers = list[tuple[str, str]]

@@ -1,0 +1,99 @@
+"""Every `ucwa_*` option: its type, default, choices and help, in one place.
+
+The addons declare their options from this table, validate them with `check`, and the `ucwa-vcr` command
+takes its defaults and choices from it; the README's options table is checked against it by a test.
+Pure: no mitmproxy here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .errors import UsageError
+
+
+class RecordMode(StrEnum):
+    """VCR.py's record modes."""
+
+    ONCE = "once"  # record into a new cassette; an existing one is replayed only
+    NEW_EPISODES = "new_episodes"  # replay what matches, record the rest
+    NONE = "none"  # replay only, never contact a server
+    ALL = "all"  # forward and record everything
+
+
+class RecordScope(StrEnum):
+    """What of the UCWA traffic is recorded."""
+
+    SESSION = "session"
+    MEETINGS = "meetings"
+
+
+class Exhausted(StrEnum):
+    """What replay does when the recorded answers to a request are used up."""
+
+    REPEAT = "repeat"
+    MISS = "miss"
+
+
+# Request features replay can compare (see match.features), and those compared by default.
+MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "auth", "body")
+DEFAULT_MATCHERS = ("method", "scheme", "host", "port", "path", "query", "accept", "auth")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One mitmproxy option of ucwa-vcr."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    what: str = ""  # what one value is called in an error ("record mode")
+    minimum: int | None = None
+
+    def check(self, value: Any) -> None:
+        """Raise UsageError naming the option, the value and what is allowed when `value` is not."""
+        values = list(value) if self.type == Sequence[str] else [value]
+        for one in values:
+            if self.choices and one not in self.choices:
+                some = "some" if self.type == Sequence[str] else "one"
+                raise UsageError(f"{self.name}: {one!r} is not a {self.what}; use {some} of {', '.join(self.choices)}")
+            if self.minimum is not None and one < self.minimum:
+                raise UsageError(f"{self.name}: {one} is negative; use {self.minimum} or more")
+
+
+OPTIONS: dict[str, Option] = {o.name: o for o in [
+    Option("ucwa_cassette", str, "", "Cassette file (YAML) to replay from and record into."),
+    Option("ucwa_record_mode", str, RecordMode.ONCE.value,
+           "once: record if the cassette is new, else replay only; new_episodes: replay what matches, "
+           "record the rest; none: replay only, never contact a server; all: record everything.",
+           choices=tuple(RecordMode), what="record mode"),
+    Option("ucwa_hosts", str, "",
+           "Regex of hosts treated as UCWA; empty: recognise UCWA by its URLs (/ucwa/, /Autodiscover/, "
+           "/WebTicket/, lyncdiscover*); '.*': everything."),
+    Option("ucwa_record_scope", str, RecordScope.SESSION.value,
+           "session: record the whole UCWA session; meetings: only the onlineMeetings resources.",
+           choices=tuple(RecordScope), what="scope"),
+    Option("ucwa_redact_headers", Sequence[str], [], "Extra header names whose values are redacted."),
+    Option("ucwa_redact_fields", Sequence[str], [],
+           "Extra form, query, JSON and XML field names whose values are redacted."),
+    Option("ucwa_match_on", Sequence[str], list(DEFAULT_MATCHERS),
+           f"Request features that must be equal to replay a recorded answer: {', '.join(MATCHERS)}.",
+           choices=MATCHERS, what="matcher"),
+    Option("ucwa_exhausted", str, Exhausted.REPEAT.value,
+           "When the recorded answers to a request are used up: repeat the last one, or miss.",
+           choices=tuple(Exhausted), what="policy"),
+    Option("ucwa_latency", int, 0,
+           "Replay recorded durations, in percent: 0 answers at once, 100 as recorded, 200 twice as slow.",
+           minimum=0),
+    Option("ucwa_event_hold", int, 30,
+           "Seconds to hold an unrecorded event-channel P-GET before answering like an idle channel.", minimum=0),
+    Option("ucwa_faults", str, "", "Fault rules file (YAML): UCWA errors, delays, broken connections, patches."),
+    Option("ucwa_inject", Sequence[str], [],
+           "Shorthand fault rules, 'METHOD PATH-REGEX=ERROR-OR-TRANSPORT', e.g. "
+           "'POST myOnlineMeetings$=TooManyOnlineMeetings'."),
+]}

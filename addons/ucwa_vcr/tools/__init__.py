@@ -1,0 +1,1 @@
+"""The `ucwa-vcr` command and the cassette tools: show, diff, lint, redact, import, export."""
