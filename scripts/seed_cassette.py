@@ -1,7 +1,10 @@
 """Build the shipped default cassette from the samples on Microsoft's myOnlineMeetings reference page.
 
 Usage:
-    python scripts/seed_cassette.py [../shared/reference/myOnlineMeetings_ref.md] [cassettes/myOnlineMeetings-seed.yaml]
+    python scripts/seed_cassette.py [cassettes/sources/myOnlineMeetings_ref.md] [addons/ucwa_vcr/seed.yaml]
+
+The output is the one seed file, shipped inside the package (`ucwa_vcr.DEFAULT_CASSETTE`);
+`cassettes/myOnlineMeetings-seed.yaml` is a link to it.
 
 Each "JSON/XML Request" sample is paired with the "JSON/XML Response" that follows it. Bodies are kept
 byte for byte as the page shows them (escaped slashes, \\u0027); Content-Length is set to the real length
@@ -14,6 +17,7 @@ import re
 import sys
 from pathlib import Path
 
+from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
 from ucwa_vcr.cassette.writer import save_cassette
 from ucwa_vcr.redact import Redactor
@@ -63,8 +67,8 @@ def build(page: str) -> Cassette:
 
 
 def main() -> None:
-    page = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared/reference/myOnlineMeetings_ref.md"
-    out = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "cassettes/myOnlineMeetings-seed.yaml"
+    page = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "cassettes/sources/myOnlineMeetings_ref.md"
+    out = Path(sys.argv[2]) if len(sys.argv) > 2 else DEFAULT_CASSETTE
     cassette = build(page.read_text(encoding="utf-8"))
     save_cassette(out, cassette)
     print(f"{out}: {len(cassette.interactions)} interactions")

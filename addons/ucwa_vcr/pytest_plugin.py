@@ -14,21 +14,20 @@ Cassette paths are relative to the test file's folder; without a marker a test u
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import make_addons
 from .options import RecordMode
-from .proxy.session import CassetteSession
 
-_PROXY = pytest.StashKey["SessionProxy"]()
+if TYPE_CHECKING:
+    from .proxy.in_thread import ProxyThread
+
+_PROXY = pytest.StashKey["ProxyThread"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,71 +41,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "ucwa_cassette(path, faults=None, inject=()): the ucwa-vcr cassette (and fault rules) for a test")
 
 
-class SessionProxy:
-    """A mitmproxy master with ucwa-vcr's addons, running on its own thread and event loop."""
-
-    def __init__(self, confdir: Path) -> None:
-        self.confdir = confdir
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self.port = 0
-        self.thread = threading.Thread(target=self._run, name="ucwa-vcr proxy", daemon=True)
-        self.thread.start()
-        if not self._ready.wait(30) or self._error is not None:
-            raise RuntimeError(f"ucwa-vcr proxy did not start: {self._error}")
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._main())
-        except BaseException as e:  # reported to the starting thread
-            self._error = e
-            self._ready.set()
-
-    async def _main(self) -> None:
-        from mitmproxy import options
-        from mitmproxy.tools.dump import DumpMaster
-
-        self.master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
-        self.addons = make_addons()
-        self.master.addons.add(*self.addons)
-        self.master.options.update(listen_host="127.0.0.1", listen_port=0, confdir=str(self.confdir),
-                                   ucwa_record_mode="none")
-        running = asyncio.ensure_future(self.master.run())
-        server = self.master.addons.get("proxyserver")
-        for _ in range(300):
-            addrs = server.listen_addrs() if server else []
-            if addrs:
-                self.port = addrs[0][1]
-                break
-            await asyncio.sleep(0.01)
-        self._ready.set()
-        await running
-
-    @property
-    def session(self) -> CassetteSession:
-        return next(a for a in self.addons if isinstance(a, CassetteSession))
-
-    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run `fn` on the proxy's event loop and return its result (exceptions are raised here)."""
-        async def run() -> Any:
-            return fn(*args, **kwargs)
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
-
-    def use(self, **opts: Any) -> None:
-        """Switch options (cassette, mode, faults) for the next test."""
-        self.call(self.master.options.update, **opts)
-
-    def misses(self) -> list[str]:
-        """Explanations of the requests answered with a miss since the current cassette was loaded."""
-        return list(self.call(lambda: [m.explain() for m in self.session.misses]))
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.master.shutdown)
-        self.thread.join(30)
-
-
 @dataclass
 class UcwaProxy:
     """What a test gets from the `ucwa_proxy` fixture."""
@@ -115,7 +49,7 @@ class UcwaProxy:
     ca_bundle: str
     cassette: Path
     record_mode: str
-    _session: SessionProxy = field(repr=False)
+    _session: ProxyThread = field(repr=False)
 
     def misses(self) -> list[str]:
         """Why each request this test sent got no recorded answer (empty when all matched)."""
@@ -133,8 +67,10 @@ class UcwaProxy:
 
 
 @pytest.fixture(scope="session")
-def _ucwa_session_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionProxy]:
-    proxy = SessionProxy(tmp_path_factory.mktemp("ucwa-vcr-mitmproxy"))
+def _ucwa_session_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyThread]:
+    from .proxy.in_thread import ProxyThread  # mitmproxy is imported only by suites that use the fixture
+
+    proxy = ProxyThread(tmp_path_factory.mktemp("ucwa-vcr-mitmproxy"))
     yield proxy
     proxy.stop()
 
@@ -152,7 +88,7 @@ def _cassette_for(request: pytest.FixtureRequest) -> tuple[Path, dict[str, Any]]
 
 
 @pytest.fixture
-def ucwa_proxy(request: pytest.FixtureRequest, _ucwa_session_proxy: SessionProxy) -> Iterator[UcwaProxy]:
+def ucwa_proxy(request: pytest.FixtureRequest, _ucwa_session_proxy: ProxyThread) -> Iterator[UcwaProxy]:
     """The session's ucwa-vcr proxy, switched to this test's cassette (marker `ucwa_cassette`)."""
     mode = request.config.getoption("--ucwa-record-mode")
     cassette, opts = _cassette_for(request)

@@ -31,7 +31,7 @@ from ..cassette.model import Cassette, Message
 from ..cassette.writer import check_writable, save_cassette
 from ..errors import UcwaVcrError, UsageError
 from ..redact import RedactionRules, Redactor
-from . import convert
+from . import exporter, importer
 from .diff import diff
 from .lint import lint
 from .show import pretty_body, rows, select
@@ -72,7 +72,7 @@ def add_parsers(sub: Any) -> None:
                                      "(mitmdump -w) or Fiddler archives (.saz), redact them, and write a cassette.")
     imp.add_argument("sources", nargs="+", metavar="SOURCE")
     imp.add_argument("-o", "--output", required=True, help="cassette to write")
-    imp.add_argument("--format", choices=("auto", *convert.FORMATS), default="auto",
+    imp.add_argument("--format", choices=("auto", *importer.FORMATS), default="auto",
                      help="input format (default: by content)")
     imp.add_argument("--append", action="store_true", help="add to the cassette instead of replacing it")
     _redaction_args(imp)
@@ -219,7 +219,7 @@ def _import(args: argparse.Namespace, console: Console) -> int:
         from rich.progress import track
         return track(items, total=total, description="importing", console=console)
 
-    interactions = [i for source in args.sources for i in convert.read_source(source, args.format, progress)]
+    interactions = [i for source in args.sources for i in importer.read_source(source, args.format, progress)]
     redactor = Redactor.adding_to(existing, _rules(args))
     cassette = Cassette(existing.interactions + [redactor.interaction(i) for i in interactions])
     save_cassette(target, cassette)
@@ -231,6 +231,6 @@ def _export(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.output)
     fmt = args.format or ("har" if out.suffix.lower() == ".har" else "vcrpy")
     cassette = load_cassette(args.cassette)
-    convert.export(cassette.interactions, out, fmt)
+    exporter.export(cassette.interactions, out, fmt)
     print(f"{out}: {len(cassette.interactions)} exchanges as {'HAR' if fmt == 'har' else 'a VCR.py cassette'}")
     return 0
