@@ -32,7 +32,7 @@ _PROXY = pytest.StashKey["ProxyThread"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ucwa-vcr")
-    group.addoption("--ucwa-record-mode", default="none", choices=tuple(RecordMode),
+    group.addoption("--ucwa-record-mode", default=RecordMode.NONE.value, choices=tuple(RecordMode),
                     help="ucwa-vcr record mode for cassettes (default: none, replay only)")
 
 

@@ -1,7 +1,7 @@
 """An example of a user's suite: replays UCWA answers through the ucwa-vcr pytest plugin only.
 
 Run it alone with `pytest tests/example_suite --confcutdir tests/example_suite`; the project's own
-suite runs it that way in tests/test_pytest_plugin.py.
+suite runs it that way in tests/e2e/test_pytest_plugin.py.
 """
 
 import httpx

@@ -70,11 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("cassette", nargs="?", default=str(DEFAULT_CASSETTE),
                      help="cassette to replay (default: the shipped myOnlineMeetings seed)")
     rep.add_argument("--latency", type=int, default=OPTIONS["ucwa_latency"].default, metavar="PERCENT",
-                     help="replay recorded durations: 0 at once (default), 100 as recorded")
+                     help="replay recorded durations: 0 at once, 100 as recorded (default %(default)s)")
     rep.add_argument("--event-hold", type=int, default=OPTIONS["ucwa_event_hold"].default, metavar="SECONDS",
-                     help="hold unrecorded event P-GETs this long, then answer like an idle channel (default 30)")
+                     help="hold unrecorded event P-GETs this long, then answer like an idle channel "
+                          "(default %(default)s)")
     rep.add_argument("--exhausted", default=OPTIONS["ucwa_exhausted"].default, choices=[e.value for e in Exhausted],
-                     help="when a request's recorded answers are used up: repeat the last (default) or miss")
+                     help="when a request's recorded answers are used up: repeat the last, or miss "
+                          "(default %(default)s)")
     _common(rep)
     commands.add_parsers(sub)
     return parser

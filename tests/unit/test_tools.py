@@ -1,84 +1,80 @@
-"""The cassette tools as users run them: `ucwa-vcr show|diff|lint|redact|import|export` in a subprocess."""
+"""The cassette tools as users run them: `ucwa-vcr show|diff|lint|redact|import|export`, in-process through the
+console script's `main()` (`run_ucwa_vcr`). tests/e2e/test_cli.py runs the installed `ucwa-vcr` script itself."""
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 import requests
 import vcr
-from conftest import BIN, files_containing
-from ucwa_client import Client
+from rich.console import Console
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.cache import load_cassette
 from ucwa_vcr.cassette.codec import dump_interaction
-from ucwa_vcr.cassette.model import Cassette, Response
+from ucwa_vcr.cassette.model import Response
 from ucwa_vcr.cassette.writer import CassetteWriter, save_cassette
 from ucwa_vcr.tools import commands
+from ucwa_vcr.tools.cli import build_parser
 
 SEED = str(DEFAULT_CASSETTE)
 CANARY_TOKEN = "cwt=AAEBHAAAAGxpdmUuY29tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-test-live-token"
 
 
-def ucwa_vcr(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "ucwa-vcr"), *args], capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
-
-
-def no_traceback(out: subprocess.CompletedProcess[str]) -> None:
+def no_traceback(out) -> None:  # a ToolRun of run_ucwa_vcr
     assert "Traceback" not in out.stdout + out.stderr
 
 
 # -- show ------------------------------------------------------------------------------------------
 
-def test_show_lists_exchanges_plain_and_json():
-    out = ucwa_vcr("show", SEED)
+def test_show_lists_exchanges_plain_and_json(run_ucwa_vcr):
+    out = run_ucwa_vcr("show", SEED)
     assert out.returncode == 0
     lines = out.stdout.splitlines()
     assert lines[0] == "#\tmethod\tpath\tstatus\terror\tsize\tms"
     assert lines[3].split("\t")[:4] == ["2", "POST", "{app}/onlineMeetings/myOnlineMeetings", "201"]
-    rows = json.loads(ucwa_vcr("show", SEED, "--json").stdout)
+    rows = json.loads(run_ucwa_vcr("show", SEED, "--json").stdout)
     assert [r["status"] for r in rows] == [200, 200, 201, 201] and rows[1]["size"] == 4039
 
 
-def test_show_filter_uses_mitmproxy_expressions():
-    rows = json.loads(ucwa_vcr("show", SEED, "--json", "--filter", '~m POST & ~hq "Accept: application/xml"').stdout)
+def test_show_filter_uses_mitmproxy_expressions(run_ucwa_vcr):
+    rows = json.loads(run_ucwa_vcr("show", SEED, "--json", "--filter", '~m POST & ~hq "Accept: application/xml"').stdout)
     assert [r["index"] for r in rows] == [3]
-    out = ucwa_vcr("show", SEED, "--filter", "~nonsense")
+    out = run_ucwa_vcr("show", SEED, "--filter", "~nonsense")
     assert out.returncode == 2 and "--filter '~nonsense'" in out.stderr
     no_traceback(out)
 
 
-def test_show_one_pretty_prints_without_touching_the_cassette():
+def test_show_one_pretty_prints_without_touching_the_cassette(run_ucwa_vcr):
     before = Path(SEED).read_bytes()
-    out = ucwa_vcr("show", SEED, "0")
+    out = run_ucwa_vcr("show", SEED, "0")
     assert out.returncode == 0
     assert '"expirationTime": "/Date(1436925247778)/"' in out.stdout  # parsed and indented for reading
     assert "\n  \"rel\": \"myOnlineMeetings\"," in out.stdout
-    xml = ucwa_vcr("show", SEED, "1").stdout
+    xml = run_ucwa_vcr("show", SEED, "1").stdout
     assert '\n  <property name="rel">myOnlineMeetings</property>' in xml
     assert Path(SEED).read_bytes() == before
-    missing = ucwa_vcr("show", SEED, "9")
+    missing = run_ucwa_vcr("show", SEED, "9")
     assert missing.returncode == 2 and "no exchange 9 (it holds 4: 0 to 3)" in missing.stderr
 
 
-def test_show_marks_ucwa_errors(tmp_path):
+def test_show_marks_ucwa_errors(run_ucwa_vcr, tmp_path):
     cassette = load_cassette(SEED)
     cassette.interactions[2].response.status = 409
     cassette.interactions[2].response.body = b'{"code":"Conflict","subcode":"TooManyOnlineMeetings","message":"x"}'
     path = tmp_path / "c.yaml"
     save_cassette(path, cassette)
-    rows = json.loads(ucwa_vcr("show", str(path), "--json").stdout)
+    rows = json.loads(run_ucwa_vcr("show", str(path), "--json").stdout)
     assert rows[2]["error"] == "Conflict/TooManyOnlineMeetings" and rows[0]["error"] == ""
 
 
 # -- diff ------------------------------------------------------------------------------------------
 
-def test_diff_reports_added_removed_changed_and_ignores_what_always_changes(tmp_path):
+def test_diff_reports_added_removed_changed_and_ignores_what_always_changes(run_ucwa_vcr, tmp_path):
     a, b = load_cassette(SEED), load_cassette(SEED)
     # a new session: other application id, dates and ETags -- not a change
     for i in b.interactions:
@@ -94,16 +90,16 @@ def test_diff_reports_added_removed_changed_and_ignores_what_always_changes(tmp_
     pa, pb = tmp_path / "a.yaml", tmp_path / "b.yaml"
     save_cassette(pa, a)
     save_cassette(pb, b)
-    out = ucwa_vcr("diff", str(pa), str(pb), "--json")
+    out = run_ucwa_vcr("diff", str(pa), str(pb), "--json")
     result = json.loads(out.stdout)
     assert [r["index"] for r in result["removed"]] == [3] and removed.request.method == "POST"
     assert [r["index"] for r in result["added"]] == [3]
     assert [(c["index_a"], c["fields"]) for c in result["changed"]] == [
         (0, [{"where": "/_embedded/myAssignedOnlineMeeting/0/subject", "a": '"Quarterlysalesnumbers"', "b": '"Moved"'}])]
     assert result["unchanged"] == 2
-    strict = json.loads(ucwa_vcr("diff", str(pa), str(pb), "--json", "--strict").stdout)
+    strict = json.loads(run_ucwa_vcr("diff", str(pa), str(pb), "--json", "--strict").stdout)
     assert len(strict["changed"]) == 3
-    plain = ucwa_vcr("diff", str(pa), str(pb)).stdout
+    plain = run_ucwa_vcr("diff", str(pa), str(pb)).stdout
     assert "~ changed  A#0 B#0" in plain and "1 added, 1 removed, 1 changed, 2 unchanged" in plain
 
 
@@ -128,11 +124,11 @@ def leaky_cassette(path: Path) -> None:
     save_cassette(path, cassette)
 
 
-def test_lint_finds_live_secrets_with_file_line_and_exchange(tmp_path):
-    assert ucwa_vcr("lint", SEED).returncode == 0
+def test_lint_finds_live_secrets_with_file_line_and_exchange(run_ucwa_vcr, tmp_path):
+    assert run_ucwa_vcr("lint", SEED).returncode == 0
     leaky = tmp_path / "leaky.yaml"
     leaky_cassette(leaky)
-    out = ucwa_vcr("lint", SEED, str(leaky))
+    out = run_ucwa_vcr("lint", SEED, str(leaky))
     assert out.returncode == 1
     lines = out.stdout.splitlines()
     text = leaky.read_text().splitlines()
@@ -145,14 +141,14 @@ def test_lint_finds_live_secrets_with_file_line_and_exchange(tmp_path):
     assert CANARY_TOKEN in text[int(lines[0].split(":")[1]) - 1]  # the line named is the one holding it
 
 
-def test_lint_reports_broken_files(tmp_path):
+def test_lint_reports_broken_files(run_ucwa_vcr, tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("version: 1\ninteractions:\n- request: {method: GET}\n  response: {status: 200}\n")
-    out = ucwa_vcr("lint", str(broken))
+    out = run_ucwa_vcr("lint", str(broken))
     assert out.returncode == 1 and out.stdout.strip() == f"{broken}:3: request has no url (at interactions.0.request)"
 
 
-def test_lint_reports_a_recording_cut_short_and_redact_repairs_it(tmp_path):
+def test_lint_reports_a_recording_cut_short_and_redact_repairs_it(run_ucwa_vcr, tmp_path):
     cut = tmp_path / "cut.yaml"
     seed = load_cassette(SEED).interactions
     writer = CassetteWriter(cut, [])
@@ -160,78 +156,32 @@ def test_lint_reports_a_recording_cut_short_and_redact_repairs_it(tmp_path):
     whole_lines = len(cut.read_text().splitlines())
     writer.write([dump_interaction(seed[1])])
     cut.write_bytes(cut.read_bytes()[:-40])  # a kill in the middle of the second write
-    out = ucwa_vcr("lint", str(cut))
+    out = run_ucwa_vcr("lint", str(cut))
     assert out.returncode == 1
     assert out.stdout.startswith(f"{cut}:{whole_lines + 1}: a recording was interrupted here"), out.stdout
-    assert ucwa_vcr("redact", str(cut)).returncode == 0
-    assert ucwa_vcr("lint", str(cut)).returncode == 0 and load_cassette(cut).interactions == seed[:1]
+    assert run_ucwa_vcr("redact", str(cut)).returncode == 0
+    assert run_ucwa_vcr("lint", str(cut)).returncode == 0 and load_cassette(cut).interactions == seed[:1]
 
 
-def test_redact_in_place_keeps_a_backup_and_the_result_lints_clean(tmp_path):
+def test_redact_in_place_keeps_a_backup_and_the_result_lints_clean(run_ucwa_vcr, tmp_path):
     leaky = tmp_path / "leaky.yaml"
     leaky_cassette(leaky)
-    out = ucwa_vcr("redact", str(leaky))
+    out = run_ucwa_vcr("redact", str(leaky))
     assert out.returncode == 0 and "3 of 4 exchanges redacted" in out.stdout
-    assert ucwa_vcr("lint", str(leaky)).returncode == 0
+    assert run_ucwa_vcr("lint", str(leaky)).returncode == 0
     assert CANARY_TOKEN in (tmp_path / "leaky.yaml.orig").read_text()
     text = leaky.read_text()
     assert "Bearer cwt=REDACTED-2" in text and "cwt=REDACTED-1" in text  # new placeholders do not collide
     other = tmp_path / "other.yaml"
-    assert ucwa_vcr("redact", str(tmp_path / "leaky.yaml.orig"), "-o", str(other)).returncode == 0
-    assert ucwa_vcr("lint", str(other)).returncode == 0
+    assert run_ucwa_vcr("redact", str(tmp_path / "leaky.yaml.orig"), "-o", str(other)).returncode == 0
+    assert run_ucwa_vcr("lint", str(other)).returncode == 0
 
 
 # -- import and export -----------------------------------------------------------------------------
 
-@pytest.fixture
-def captured(start_proxy, fake, canaries, tmp_path):
-    """One session through mitmdump, kept three ways: our cassette, a flow file (-w) and mitmproxy's HAR."""
-    cassette, flows, har = tmp_path / "rec.yaml", tmp_path / "session.mitm", tmp_path / "session.har"
-    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all", f"save_stream_file={flows}",
-                        f"hardump={har}")
-    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
-    client.sign_in()
-    client.call("list", "GET", client.meetings_url, accept="application/xml")
-    client.call("create", "POST", client.meetings_url, json={"subject": "imported"})
-    proxy.stop()
-    return load_cassette(cassette), flows, har
-
-
-def same_exchanges(a: Cassette, b: Cassette) -> None:
-    assert [(i.request.method, i.request.url, i.response.status, i.response.body) for i in a.interactions] == \
-           [(i.request.method, i.request.url, i.response.status, i.response.body) for i in b.interactions]
-
-
-@pytest.mark.parametrize("source", ["session.mitm", "session.har"])
-def test_import_flow_files_and_har_redacted(captured, canaries, tmp_path, source):
-    recorded, _, _ = captured
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    target = out_dir / "imported.yaml"
-    out = ucwa_vcr("import", str(tmp_path / source), "-o", str(target))
-    assert out.returncode == 0, out.stderr
-    same_exchanges(load_cassette(target), recorded)
-    assert files_containing(out_dir, list(canaries.values())) == []
-    assert ucwa_vcr("lint", str(target)).returncode == 0
-
-
-def test_export_import_round_trips_keep_every_exchange(captured, tmp_path):
-    recorded, _, _ = captured
-    cassette = tmp_path / "rec.yaml"
-    har, back = tmp_path / "export.har", tmp_path / "back.yaml"
-    assert ucwa_vcr("export", str(cassette), "-o", str(har)).returncode == 0
-    assert json.loads(har.read_text())["log"]["entries"][0]["request"]["method"] == "GET"
-    assert ucwa_vcr("import", str(har), "-o", str(back)).returncode == 0
-    same_exchanges(load_cassette(back), recorded)
-    again = tmp_path / "again.har"
-    assert ucwa_vcr("export", str(back), "-o", str(again)).returncode == 0
-    assert ucwa_vcr("import", str(again), "-o", str(tmp_path / "again.yaml")).returncode == 0
-    same_exchanges(load_cassette(tmp_path / "again.yaml"), recorded)
-
-
-def test_vcrpy_export_replays_in_vcrpy(tmp_path):
+def test_vcrpy_export_replays_in_vcrpy(run_ucwa_vcr, tmp_path):
     out = tmp_path / "vcr.yaml"
-    assert ucwa_vcr("export", SEED, "-o", str(out)).returncode == 0
+    assert run_ucwa_vcr("export", SEED, "-o", str(out)).returncode == 0
     seed = load_cassette(SEED).interactions
     replayer = vcr.VCR(record_mode="none")
 
@@ -255,7 +205,7 @@ def saz(path: Path, sessions: dict[int, tuple[bytes, bytes]], truncate: bool = F
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(tmp_path):
+def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(run_ucwa_vcr, tmp_path):
     body = json.dumps({"access_token": CANARY_TOKEN, "token_type": "Bearer"}).encode()
     chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 20]), body[i:i + 20]) for i in range(0, len(body), 20)) + b"0\r\n\r\n"
     listing = b'{"rel":"myOnlineMeetings","expirationTime":"\\/Date(1436925247778)\\/"}'
@@ -274,7 +224,7 @@ def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(tmp_path):
     }
     archive, target = tmp_path / "capture.saz", tmp_path / "saz.yaml"
     saz(archive, sessions)
-    out = ucwa_vcr("import", str(archive), "-o", str(target))
+    out = run_ucwa_vcr("import", str(archive), "-o", str(target))
     assert out.returncode == 0, out.stderr
     imported = load_cassette(target).interactions
     assert [i.request.method for i in imported] == ["POST", "GET"]  # session 2 before 10, the tunnel skipped
@@ -287,7 +237,7 @@ def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(tmp_path):
 
     broken = tmp_path / "broken.saz"
     saz(broken, sessions, truncate=True)
-    bad = ucwa_vcr("import", str(broken), "-o", str(tmp_path / "x.yaml"))
+    bad = run_ucwa_vcr("import", str(broken), "-o", str(tmp_path / "x.yaml"))
     assert bad.returncode == 2 and bad.stderr.startswith(f"ucwa-vcr import: {broken}: ") and len(bad.stderr.splitlines()) == 1
     no_traceback(bad)
 
@@ -299,55 +249,39 @@ def test_import_fiddler_saz_in_order_chunked_gzip_and_no_tunnels(tmp_path):
     ["export", "missing.yaml", "-o", "x.har"],
     ["redact", "missing.yaml"],
 ])
-def test_bad_input_is_one_line_and_non_zero(tmp_path, args):
-    out = subprocess.run([str(BIN / "ucwa-vcr"), *args], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+def test_bad_input_is_one_line_and_non_zero(run_ucwa_vcr, tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    out = run_ucwa_vcr(*args)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "missing" in out.stderr
     no_traceback(out)
 
 
-def test_import_of_a_file_that_is_neither(tmp_path):
+def test_import_of_a_file_that_is_neither(run_ucwa_vcr, tmp_path):
     junk = tmp_path / "junk.har"
     junk.write_text('{"log": {"entries": [{"request": {}}]}}')
-    out = ucwa_vcr("import", str(junk), "-o", str(tmp_path / "x.yaml"))
+    out = run_ucwa_vcr("import", str(junk), "-o", str(tmp_path / "x.yaml"))
     assert out.returncode == 2 and "not a mitmproxy flow file or HAR" in out.stderr
     no_traceback(out)
 
 
-def test_redact_that_cannot_keep_its_backup_says_so_in_one_line(tmp_path):
+def test_redact_that_cannot_keep_its_backup_says_so_in_one_line(run_ucwa_vcr, tmp_path):
     leaky = tmp_path / "leaky.yaml"
     leaky_cassette(leaky)
     (tmp_path / "leaky.yaml.orig" / "leaky.yaml").mkdir(parents=True)  # the backup's place is taken by folders
-    out = ucwa_vcr("redact", str(leaky))
+    out = run_ucwa_vcr("redact", str(leaky))
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "leaky.yaml" in out.stderr
     no_traceback(out)
     assert CANARY_TOKEN in leaky.read_text(), "nothing was changed"
 
 
-def test_import_append_adds_and_keeps_placeholders_apart(captured, tmp_path):
-    recorded, flows, har = captured
-    target = tmp_path / "both.yaml"
-    assert ucwa_vcr("import", str(flows), "-o", str(target)).returncode == 0
-    first = load_cassette(target).interactions
-    assert ucwa_vcr("import", str(har), "-o", str(target), "--append").returncode == 0
-    both = load_cassette(target).interactions
-    assert len(both) == 2 * len(recorded.interactions) and both[: len(first)] == first
-    tokens = {dict(i.request.headers).get("Authorization") for i in both} - {None}
-    assert len(tokens) == 2, "the second import's token gets its own placeholder"
-    assert ucwa_vcr("lint", str(target)).returncode == 0
-
-
 def test_terminal_output_is_rich(tmp_path, monkeypatch):
-    import io
-
-    monkeypatch.delenv("NO_COLOR", raising=False)  # conftest quiets colours for subprocesses
-    from rich.console import Console
-    from ucwa_vcr.tools.cli import build_parser
+    monkeypatch.delenv("NO_COLOR", raising=False)  # tests/conftest.py quiets colours
 
     def render(*argv: str) -> str:
         buffer = io.StringIO()
         assert commands.run(build_parser().parse_args(list(argv)),
-                                Console(file=buffer, force_terminal=True, color_system="standard", width=160,
-                                        highlight=False)) == 0
+                            Console(file=buffer, force_terminal=True, color_system="standard", width=160,
+                                    highlight=False)) == 0
         return buffer.getvalue()
 
     table = render("show", SEED)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from processes import ROOT
 from ucwa_vcr.cassette.cache import load_cassette
 from ucwa_vcr.cassette.codec import COMPLETE
 
-EXAMPLE = Path(__file__).parent / "example_suite"
+EXAMPLE = ROOT / "tests" / "example_suite"  # a user's suite, kept out of this suite's collection
 
 
 def test_example_suite_passes_with_one_proxy_for_the_session(pytester):
@@ -31,7 +30,7 @@ def test_n(ucwa_proxy, n):
 
 
 def test_a_failing_replay_shows_what_matched_nothing(pytester):
-    seed = Path(__file__).parents[1] / "cassettes" / "myOnlineMeetings-seed.yaml"
+    seed = ROOT / "cassettes" / "myOnlineMeetings-seed.yaml"
     pytester.makepyfile(test_user=f'''
 import pytest, requests
 

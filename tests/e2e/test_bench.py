@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
+from processes import ROOT
 
 
 def test_quick_bench_reports_every_section(tmp_path):

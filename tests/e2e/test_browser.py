@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT
+from processes import ROOT
 from ucwa_vcr.cassette.cache import load_cassette
 from ucwa_vcr.testing.fake_origin import PAGE
 

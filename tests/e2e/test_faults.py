@@ -9,8 +9,8 @@ import threading
 
 import pytest
 import requests
-from conftest import BIN, SCRIPT, Proxy, free_port, get_when_up
 from lxml import etree
+from processes import BIN, SCRIPT, Proxy, free_port, get_when_up
 from ucwa_client import Client
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.cache import load_cassette
@@ -94,7 +94,7 @@ def test_patch_changes_the_recorded_answer(replay_with):
     assert data["onlineMeetingId"] == "IB88RLLY"
 
 
-def test_delay_holds_one_request_without_blocking_others(replay_with):
+def test_delay_holds_one_request_without_blocking_others(replay_with, tmp_path):
     proxy = replay_with("faults:\n  - match: {method: POST}\n    delay: 30\n")
     s = proxy.session()
     answers: list[requests.Response] = []
@@ -105,6 +105,8 @@ def test_delay_holds_one_request_without_blocking_others(replay_with):
 
     held = threading.Thread(target=slow, daemon=True)
     held.start()
+    # the proxy has the create (the rule fired on it) before anything is said about it being held
+    proxy.wait_for_log(f"ucwa-vcr: fault {tmp_path / 'faults.yaml'}: rule 1 on POST {MEETINGS}")
     r = s.get(MEETINGS, headers={"Accept": "application/json", **AUTH}, timeout=20)
     assert r.status_code == 200
     assert held.is_alive() and not answers, "the delayed create is still waiting"

@@ -13,8 +13,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import yaml
-from conftest import files_containing, wait_for
 from lxml import etree
+from processes import files_containing, wait_for
 from ucwa_client import NS, Client, poll_events_in_background
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.cache import load_cassette
@@ -109,8 +109,11 @@ def test_event_channel_long_poll_does_not_block_other_traffic(start_proxy, fake,
     proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all")
     client = Client(proxy.session(), fake.discovery_url, canaries["password"])
     client.sign_in()
-    poll, answers = poll_events_in_background(client.s, urljoin(client.base, client.events_url),
-                                              {"Accept": "application/json", **client.auth})
+    events = urljoin(client.base, client.events_url)
+    poll, answers = poll_events_in_background(client.s, events, {"Accept": "application/json", **client.auth})
+    # the origin holds the P-GET (at most 10 s, the fake's event_timeout) once it has it: wait until it has
+    waiting = f"GET {urlsplit(events).path}"
+    wait_for(lambda: fake.hits[waiting] >= 1, lambda: f"the origin never got {waiting}: {dict(fake.hits)}", seconds=5)
     for _ in range(3):
         client.call("list", "GET", client.meetings_url)
     assert poll.is_alive() and not answers, "the P-GET is still held by the origin"
@@ -149,6 +152,7 @@ def test_unrecorded_event_request_is_held_then_answered_idle(start_proxy, tmp_pa
 
     held = threading.Thread(target=poll, daemon=True)
     held.start()
+    proxy.wait_for_log(f"ucwa-vcr: holding unrecorded event request {urlsplit(app).path}/events?ack=9 for 20 s")
     other = s.get(app + "/me", timeout=10)
     assert other.status_code == 500 and other.headers["X-Ucwa-Vcr"] == "miss"
     assert held.is_alive(), "the held P-GET must not block other flows, nor be answered in a hot loop"
@@ -168,7 +172,8 @@ def test_a_newer_event_request_with_the_same_ack_replaces_the_held_one(start_pro
     first, answers = poll_events_in_background(proxy.session(), events + "?ack=5", {"Accept": "application/xml"})
     other_ack, other_answers = poll_events_in_background(proxy.session(), events + "?ack=6",
                                                          {"Accept": "application/json"})
-    wait_until_held(proxy, 2)
+    for ack in (5, 6):
+        proxy.wait_for_log(f"ucwa-vcr: holding unrecorded event request {urlsplit(events).path}?ack={ack} for 60 s")
     second = proxy.session().get(events + "?ack=5&timeout=1", headers={"Accept": "application/json"}, timeout=30)
     first.join(30)
     replaced = etree.fromstring(answers[0].content)
@@ -176,10 +181,6 @@ def test_a_newer_event_request_with_the_same_ack_replaces_the_held_one(start_pro
     assert second.status_code == 200 and second.json()["_links"]["next"]["href"].endswith("ack=6"), "then idle"
     assert other_ack.is_alive() and not other_answers, "a P-GET with another ack is not replaced"
     proxy.stop()
-
-
-def wait_until_held(proxy, count: int) -> None:
-    wait_for(lambda: proxy.log.count("holding unrecorded event request") >= count, lambda: proxy.log)
 
 
 def test_concurrent_flows_are_all_recorded_whole(start_proxy, fake, canaries, tmp_path):
@@ -268,7 +269,12 @@ def test_latency_replays_recorded_durations(start_proxy, tmp_path):
     seed = load_cassette(DEFAULT_CASSETTE)
     seed.interactions[0].duration = 60.0
     save_cassette(cassette, seed)
-    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none", "ucwa_latency=100")
+    # The replay addon logs nothing as it waits; a fault rule that only adds a header to the answer logs each
+    # request it sees, which tells when the proxy has the slow request.
+    rules = tmp_path / "faults.yaml"
+    rules.write_text("faults:\n  - name: mark-json\n    match: {method: GET, headers: {Accept: json}}\n"
+                     "    patch: {headers: {X-Marked: 'yes'}}\n")
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none", "ucwa_latency=100", f"ucwa_faults={rules}")
     s = proxy.session()
     answered: list[int] = []
 
@@ -279,6 +285,7 @@ def test_latency_replays_recorded_durations(start_proxy, tmp_path):
 
     slow = threading.Thread(target=replay_slowly, daemon=True)
     slow.start()
+    proxy.wait_for_log(f"ucwa-vcr: fault mark-json on GET {seed.interactions[0].request.url}")
     fast = proxy.session().get(seed.interactions[1].request.url, headers={"Accept": "application/xml", **AUTH},
                                timeout=20)
     assert fast.status_code == 200

@@ -8,13 +8,11 @@ import threading
 
 import pytest
 import requests
-from conftest import BIN, SCRIPT, Proxy, files_containing, free_port
+from processes import BIN, SCRIPT, Proxy, files_containing, free_port
 from ucwa_client import Client
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette import writer as writer_module
 from ucwa_vcr.cassette.cache import load_cassette
 from ucwa_vcr.cassette.codec import COMPLETE
-from ucwa_vcr.match import Miss
 
 SEED_URL = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
 
@@ -27,7 +25,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
                                                  ("application/xml", b'<resource rel="myOnlineMeetings"')])
 def test_replay_without_cassette_serves_the_seed_over_https_offline(start_proxy, accept, needle):
     proxy = start_proxy(cli=["replay", "-q"])
-    seed = next(i for i in load_cassette(BIN.parent / "../addons/ucwa_vcr/seed.yaml").interactions
+    seed = next(i for i in load_cassette(DEFAULT_CASSETTE).interactions
                 if ("Accept", accept) in i.request.headers)
     out = subprocess.run(["curl", "-sS", "--suppress-connect-headers", "-D", "-", "--proxy", proxy.url, "--cacert", str(proxy.ca),
                           "-H", f"Accept: {accept}", "-H", "Authorization: Bearer cwt=any-token", SEED_URL], capture_output=True, timeout=30)
@@ -66,8 +64,18 @@ def test_bad_cassette_is_refused_with_file_and_line(tmp_path):
 def test_help_lists_the_commands_and_options():
     out = run(str(BIN / "ucwa-vcr"), "--help")
     assert out.returncode == 0 and "record" in out.stdout and "replay" in out.stdout
+    assert all(tool in out.stdout for tool in ("show", "diff", "lint", "redact", "import", "export"))
     out = run(str(BIN / "ucwa-vcr"), "replay", "--help")
     assert "--reverse" in out.stdout and "--latency" in out.stdout and "seed" in out.stdout
+
+
+def test_a_cassette_tool_refuses_bad_input_in_one_line_with_exit_code_2(tmp_path):
+    """The console script itself; tests/unit/test_tools.py runs every tool in-process through the same main()."""
+    out = subprocess.run([str(BIN / "ucwa-vcr"), "show", "missing.yaml"], capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "missing" in out.stderr
+    assert out.stderr.startswith("ucwa-vcr show: ") and out.stdout == ""
+    assert "Traceback" not in out.stdout + out.stderr
 
 
 def test_cli_record_meetings_only_then_replay(start_proxy, fake, canaries, tmp_path):
@@ -122,21 +130,6 @@ def test_mitmdump_listens_on_loopback_unless_told_otherwise(tmp_path):
     assert f"listening at 127.0.0.3:{port}" in told and "stopped" not in told, "an explicit --listen-host is kept"
 
 
-async def test_listening_beyond_loopback_says_so(caplog):
-    from mitmproxy.test import taddons
-    from ucwa_vcr.proxy.loopback import UcwaLoopback
-
-    guard = UcwaLoopback()
-    with taddons.context(guard) as tctx:
-        assert tctx.options.listen_host == "127.0.0.1", "loopback unless told otherwise"
-        tctx.configure(guard, listen_host="127.0.0.5")
-        guard.running()
-        assert "other machines" not in caplog.text
-        tctx.configure(guard, listen_host="0.0.0.0")
-        guard.running()
-        assert "ucwa-vcr: listening on 0.0.0.0: other machines can reach this proxy" in caplog.text
-
-
 def test_reverse_mode_for_clients_without_proxy_settings(start_proxy, fake, canaries, tmp_path):
     """A device that only knows a server address talks to ucwa-vcr as if it were the front end."""
     cassette = tmp_path / "device.yaml"
@@ -178,36 +171,6 @@ def test_upstream_mode_behind_a_corporate_proxy(start_proxy, fake, canaries, tmp
     assert len(load_cassette(cassette).interactions) == len(client.steps)
     origin_port = fake.url.rsplit(":", 1)[1]
     assert f"server connect 127.0.0.1:{origin_port}" in corporate_log, "not via the upstream"
-
-
-async def test_rewind_command(tmp_path):
-    from mitmproxy.test import taddons
-    from ucwa_vcr.proxy.session import CassetteSession
-
-    deck = CassetteSession()
-    with taddons.context(deck) as tctx:
-        # `miss` when used up: without the rewind, the second POST would get no answer
-        tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none", ucwa_exhausted="miss")
-        post = next(i.request for i in deck.matcher.interactions if i.request.method == "POST")
-        first = deck.matcher.match(post)
-        tctx.master.commands.execute("ucwa.rewind")
-        assert deck.matcher.match(post) is first
-        assert isinstance(deck.matcher.match(post), Miss), "the recorded POST is used up again"
-
-
-async def test_replay_only_never_serialises_the_loaded_cassette(tmp_path, monkeypatch):
-    from mitmproxy.test import taddons
-    from ucwa_vcr.proxy.session import CassetteSession
-
-    def dump(interaction: object) -> bytes:
-        raise AssertionError("nothing is written in none mode, so nothing may be dumped")
-
-    monkeypatch.setattr(writer_module, "dump_interaction", dump)
-    deck = CassetteSession()
-    with taddons.context(deck) as tctx:
-        tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none")
-        assert len(deck.matcher.interactions) == 4
-        await deck.done()  # stopping leaves the file alone as well
 
 
 def test_replay_flags_reach_the_proxy(start_proxy):
