@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette import writer as writer_module
 from ucwa_vcr.match import Miss
 from ucwa_vcr.proxy.session import CassetteSession
 
+pytestmark = pytest.mark.usefixtures("no_logged_errors")
+
 
 async def test_rewind_command(tmp_path):
     deck = CassetteSession()
-    with taddons.context(deck) as tctx:
+    with taddons.context(Proxyserver(), deck) as tctx:  # Proxyserver declares options the session sets
         # `miss` when used up: without the rewind, the second POST would get no answer
         tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none", ucwa_exhausted="miss")
         post = next(i.request for i in deck.matcher.interactions if i.request.method == "POST")
@@ -27,7 +31,7 @@ async def test_replay_only_never_serialises_the_loaded_cassette(tmp_path, monkey
 
     monkeypatch.setattr(writer_module, "dump_interaction", dump)
     deck = CassetteSession()
-    with taddons.context(deck) as tctx:
+    with taddons.context(Proxyserver(), deck) as tctx:
         tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none")
         assert len(deck.matcher.interactions) == 4
         await deck.done()  # stopping leaves the file alone as well

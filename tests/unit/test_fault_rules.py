@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from mitmproxy import exceptions
-from mitmproxy.test import taddons
 from ucwa_vcr.errors import RuleError
 from ucwa_vcr.fault_rules import apply_patch, load_plan, parse_rule, parse_shorthand
-from ucwa_vcr.proxy.faults import UcwaFaults
 
 
 def fire(plan, method="POST", path="/ucwa/oauth/v1/applications/1/onlineMeetings/myOnlineMeetings", headers=None, body=b""):
@@ -59,17 +56,3 @@ def test_shorthand():
 ])
 def test_apply_patch(body, patch, expected):
     assert apply_patch(body, patch) == expected
-
-
-async def test_commands_list_add_clear():
-    faults = UcwaFaults()
-    with taddons.context(faults) as tctx:
-        tctx.configure(faults, ucwa_inject=["POST myOnlineMeetings$=TooManyOnlineMeetings"])
-        assert tctx.master.commands.execute("ucwa.faults.list") == [
-            "inject 'POST myOnlineMeetings$=TooManyOnlineMeetings': POST myOnlineMeetings$ -> error TooManyOnlineMeetings (fired 0/0)"]
-        tctx.master.commands.execute("ucwa.faults.add '{match: {path: events}, transport: reset, times: 2}'")
-        assert tctx.master.commands.execute("ucwa.faults.list")[1] == "added rule 2: * events -> transport reset times 2 (fired 0/0)"
-        with pytest.raises(exceptions.CommandError, match="did you mean PGetReplaced"):
-            tctx.master.commands.execute("ucwa.faults.add 'GET events=PGetReplace'")
-        tctx.master.commands.execute("ucwa.faults.clear")
-        assert tctx.master.commands.execute("ucwa.faults.list") == []

@@ -39,10 +39,11 @@ class OptionsAddon:
         self._running = True
 
     def configure(self, updated: set[str]) -> None:
-        if not updated.intersection(self.OPTIONS):
+        ours = set(self.OPTIONS).intersection(updated)
+        if not ours:
             return
         try:
-            for name in updated.intersection(self.OPTIONS):
+            for name in ours:
                 OPTIONS[name].check(getattr(self.options, name))
             self.apply(updated)
         except (UcwaVcrError, exceptions.OptionsError) as e:

@@ -1,0 +1,247 @@
+"""The recording addon in process: its `response` hook driven with mitmproxy's test helpers (no mitmdump, no sockets).
+
+A completed exchange handed to `UcwaRecorder.response` must be in the cassette file, redacted, when the hook
+returns; what ucwa-vcr answered itself, other hosts, and offline modes are never recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ucwa_vcr
+from mitmproxy import http
+from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.proxy.layers.http import HttpRequestHook, HttpResponseHook
+from mitmproxy.test import taddons, tflow
+from ucwa_vcr import DEFAULT_CASSETTE
+from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import COMPLETE
+from ucwa_vcr.cassette.model import header
+from ucwa_vcr.proxy.flows import ANSWERED_BY, Answer
+from ucwa_vcr.proxy.record import UcwaRecorder
+from ucwa_vcr.proxy.session import CassetteSession
+
+pytestmark = pytest.mark.usefixtures("no_logged_errors")
+
+HOST = "https://fe1.contoso.com"
+APP = f"{HOST}/ucwa/oauth/v1/applications/1234"
+MEETINGS = f"{APP}/onlineMeetings/myOnlineMeetings"
+SEED_MEETINGS = f"{HOST}//v1/applications/833/onlineMeetings/myOnlineMeetings"
+JSON = "application/json"
+
+
+@pytest.fixture
+def canaries() -> dict[str, str]:
+    """Unique secrets; none of them may ever reach a file."""
+    tag = secrets.token_hex(8)
+    return {"token": f"cwt=AAEB{secrets.token_urlsafe(30)}canary{tag}", "password": f"canary-pw-{tag}",
+            "cookie": f"AAEBcanarycookie{tag}"}
+
+
+def exchange(method: str, url: str, status: int = 200, body: bytes = b"", answer: bytes = b"{}",
+             headers: dict[str, str] | None = None, answer_headers: dict[str, str] | None = None) -> http.HTTPFlow:
+    """A completed flow, as the `response` hook sees a server's answer."""
+    req = http.Request.make(method, url, body, {"Accept": JSON, **(headers or {})})
+    resp = http.Response.make(status, answer, {"Content-Type": JSON, **(answer_headers or {})})
+    return tflow.tflow(req=req, resp=resp)
+
+
+@contextlib.contextmanager
+def recording(**options: Any) -> Iterator[tuple[CassetteSession, UcwaRecorder, taddons.context]]:
+    """A session and its recorder in one mitmproxy test master (with mitmproxy's proxy server addon, not
+    started: it declares options the session sets)."""
+    session = CassetteSession()
+    recorder = UcwaRecorder(session)
+    with taddons.context(Proxyserver(), session, recorder) as tctx:
+        tctx.configure(session, **options)
+        yield session, recorder, tctx
+
+
+def urls(path: Path) -> list[str]:
+    return [i.request.url for i in load_cassette(path).interactions]
+
+
+def seed_copy(tmp_path: Path) -> Path:
+    return Path(shutil.copy(DEFAULT_CASSETTE, tmp_path / "seed.yaml"))
+
+
+async def test_exchange_is_in_the_cassette_redacted_when_the_hook_returns(tmp_path, canaries):
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="once") as (session, recorder, _tctx):
+        token = exchange("POST", f"{HOST}/WebTicket/oauthtoken",
+                         body=f"grant_type=password&username=alice%40contoso.com&password={canaries['password']}".encode(),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"},
+                         answer=f'{{"access_token":"{canaries["token"]}","token_type":"Bearer"}}'.encode())
+        await recorder.response(token)
+        assert urls(path) == [f"{HOST}/WebTicket/oauthtoken"], "written before the hook returned"
+
+        meetings = exchange("GET", MEETINGS, headers={"Authorization": f"Bearer {canaries['token']}"},
+                            answer=b'{"subject":"Quarterly sales numbers"}',
+                            answer_headers={"Set-Cookie": f"cwt_ucwa={canaries['cookie']}; path=/; HttpOnly"})
+        await recorder.response(meetings)
+        first, second = load_cassette(path).interactions  # the second was appended before the hook returned
+
+        assert first.request.method == "POST" and first.response.status == 200
+        assert first.request.body.startswith(b"grant_type=password&username=alice%40contoso.com&password=REDACTED-")
+        access_token = first.response.body.decode().split('"access_token":"')[1].split('"')[0]
+        assert access_token.startswith("cwt=REDACTED-")
+        assert header(second.request.headers, "Authorization") == f"Bearer {access_token}", "one secret, one placeholder"
+        cookie = header(second.response.headers, "Set-Cookie")
+        assert cookie.startswith("cwt_ucwa=REDACTED-") and cookie.endswith("; path=/; HttpOnly")
+        assert second.request.url == MEETINGS and second.response.body == b'{"subject":"Quarterly sales numbers"}'
+        assert not any(c in repr(session.matcher.interactions) for c in canaries.values()), "kept redacted in memory"
+        await session.done()
+
+    leaks = [f"{f}: {name}" for f in tmp_path.rglob("*") if f.is_file()
+             for name, secret in canaries.items() if secret.encode() in f.read_bytes()]
+    assert leaks == []
+    assert len(load_cassette(path).interactions) == 2
+
+
+async def test_the_flows_answered_by_the_proxy_are_not_recorded(tmp_path):
+    # wired as ucwa-vcr wires them, each flow through mitmproxy's request and response hooks in order
+    path = seed_copy(tmp_path)
+    addons = ucwa_vcr.make_addons()
+    with taddons.context(Proxyserver(), *addons) as tctx:
+        session = next(a for a in addons if isinstance(a, CassetteSession))
+        tctx.configure(session, ucwa_cassette=str(path), ucwa_record_mode="new_episodes",
+                       ucwa_inject=["POST myOnlineMeetings$=TooManyOnlineMeetings"])
+
+        async def through(method: str, url: str, server_answer: bytes) -> http.HTTPFlow:
+            flow = tflow.tflow(req=http.Request.make(method, url, b"{}" if method == "POST" else b"",
+                                                     {"Accept": JSON, "Authorization": "Bearer cwt=live"}))
+            await tctx.master.addons.handle_lifecycle(HttpRequestHook(flow))
+            if flow.response is None and flow.error is None:  # went to the server
+                flow.response = http.Response.make(200, server_answer, {"Content-Type": JSON})
+            await tctx.master.addons.handle_lifecycle(HttpResponseHook(flow))
+            return flow
+
+        replayed = await through("GET", SEED_MEETINGS, b'{"from": "server"}')
+        faulted = await through("POST", SEED_MEETINGS, b'{"from": "server"}')
+        new = await through("GET", f"{SEED_MEETINGS}/810", b'{"from": "server"}')
+    assert replayed.metadata[ANSWERED_BY] == Answer.REPLAYED and replayed.response.status_code == 200
+    assert replayed.response.content == load_cassette(DEFAULT_CASSETTE).interactions[0].response.body
+    assert faulted.metadata[ANSWERED_BY] == Answer.FAULTED and faulted.response.status_code == 409
+    assert ANSWERED_BY not in new.metadata
+    recorded = load_cassette(path).interactions
+    assert [i.request.url for i in recorded] == [SEED_MEETINGS] * 4 + [f"{SEED_MEETINGS}/810"]
+    assert recorded[-1].response.body == b'{"from": "server"}'
+    # the cassette's own placeholder is REDACTED-1: a new secret continues the numbering
+    assert header(recorded[-1].request.headers, "Authorization") == "Bearer cwt=REDACTED-2"
+
+
+async def test_patched_and_broken_answers_are_recorded_as_the_server_sent_them(tmp_path):
+    path = tmp_path / "today.yaml"
+    rules = tmp_path / "faults.yaml"
+    rules.write_text("faults:\n  - match: {path: 'myOnlineMeetings$'}\n    patch: {set: {/subject: Patched}}\n"
+                     "  - match: {path: '/1$'}\n    transport: truncate\n")
+    addons = ucwa_vcr.make_addons()
+    served = b'{"subject": "Quarterly sales numbers"}'
+    with taddons.context(Proxyserver(), *addons) as tctx:
+        session = next(a for a in addons if isinstance(a, CassetteSession))
+        tctx.configure(session, ucwa_cassette=str(path), ucwa_record_mode="all", ucwa_faults=str(rules))
+        patched, truncated = exchange("GET", MEETINGS), exchange("GET", f"{MEETINGS}/1")
+        for f in (patched, truncated):
+            server_answer = f.response
+            f.response = None
+            await tctx.master.addons.handle_lifecycle(HttpRequestHook(f))
+            assert f.response is None, "goes to the server"
+            f.response = server_answer
+            f.response.content = served
+            await tctx.master.addons.handle_lifecycle(HttpResponseHook(f))
+        await session.done()
+    assert patched.response.content == b'{"subject": "Patched"}'
+    assert truncated.response.raw_content == served[: len(served) // 2]
+    assert [i.response.body for i in load_cassette(path).interactions] == [served, served]
+
+
+@pytest.mark.parametrize("mark", list(Answer))
+async def test_a_flow_marked_as_answered_by_ucwa_vcr_is_not_recorded(tmp_path, mark):
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="all") as (session, recorder, _tctx):
+        marked = exchange("GET", f"{MEETINGS}/1")
+        marked.metadata[ANSWERED_BY] = mark
+        await recorder.response(marked)
+        assert not path.exists()
+        await recorder.response(exchange("GET", f"{MEETINGS}/2"))
+        await session.done()
+    assert urls(path) == [f"{MEETINGS}/2"]
+
+
+async def test_other_hosts_are_not_recorded_unless_named(tmp_path):
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="all") as (session, recorder, tctx):
+        for url in ("https://www.example.com/index.html", f"{HOST}/favicon.ico", MEETINGS,
+                    "https://lyncdiscover.contoso.com/", f"{HOST}/Autodiscover/AutodiscoverService.svc/root"):
+            await recorder.response(exchange("GET", url))
+        assert urls(path) == [MEETINGS, "https://lyncdiscover.contoso.com/",
+                              f"{HOST}/Autodiscover/AutodiscoverService.svc/root"]
+        tctx.configure(session, ucwa_hosts=r"\.example\.com$")
+        await recorder.response(exchange("GET", "https://www.example.com/index.html"))
+        await recorder.response(exchange("GET", MEETINGS + "/2"))
+        assert urls(path)[3:] == ["https://www.example.com/index.html"], "ucwa_hosts decides alone"
+
+
+@pytest.mark.parametrize(("scope", "recorded"), [
+    ("meetings", [MEETINGS, f"{MEETINGS}/810/onlineMeetingExtensions"]),
+    ("session", [f"{APP}/people/contacts", MEETINGS, f"{APP}/events?ack=2", f"{MEETINGS}/810/onlineMeetingExtensions"]),
+])
+async def test_record_scope(tmp_path, scope, recorded):
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="all", ucwa_record_scope=scope) as (session, recorder, _):
+        for url in (f"{APP}/people/contacts", MEETINGS, f"{APP}/events?ack=2", f"{MEETINGS}/810/onlineMeetingExtensions"):
+            await recorder.response(exchange("GET", url))
+        await session.done()
+    assert urls(path) == recorded
+
+
+@pytest.mark.parametrize(("mode", "records"), [("none", False), ("once", False), ("new_episodes", True), ("all", True)])
+async def test_offline_modes_record_nothing(tmp_path, mode, records):
+    path = seed_copy(tmp_path)  # not empty: `once` is locked
+    before = path.read_bytes()
+    with recording(ucwa_cassette=str(path), ucwa_record_mode=mode) as (session, recorder, _tctx):
+        assert session.locked == (mode == "once")
+        await recorder.response(exchange("GET", MEETINGS))
+        assert len(session.matcher.interactions) == 4 + records
+        await session.done()
+    assert (path.read_bytes() != before) == records
+    assert len(load_cassette(path).interactions) == 4 + records
+
+
+async def test_replay_only_without_a_cassette_records_nothing(tmp_path):
+    with recording(ucwa_record_mode="none") as (session, recorder, _tctx):
+        await recorder.response(exchange("GET", MEETINGS))
+        await session.done()
+        assert session.matcher.interactions == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+async def test_a_flow_without_a_response_is_not_recorded(tmp_path):
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="all") as (session, recorder, _tctx):
+        unanswered = exchange("GET", MEETINGS)
+        unanswered.response = None
+        await recorder.response(unanswered)
+        await session.done()
+    assert not path.exists()
+
+
+async def test_done_leaves_the_cassette_in_its_final_form(tmp_path):
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="once") as (session, recorder, _tctx):
+        for n in range(3):
+            await recorder.response(exchange("GET", f"{MEETINGS}/{n}", answer=f'{{"n": {n}}}'.encode()))
+        while_recording = path.read_text()
+        assert while_recording.count(COMPLETE) >= 2, "each write ends with the line: appended twice"
+        await session.done()
+    final = path.read_text()
+    assert "# ucwa-vcr: complete up to here" not in final
+    assert final.startswith("version: 1\ninteractions:\n")
+    assert final == while_recording.replace(COMPLETE, "")
+    assert [i.response.body for i in load_cassette(path).interactions] == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
