@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lxml import etree
+from answers import error_of
 from mitmproxy import exceptions, flow, http
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
@@ -32,7 +32,6 @@ pytestmark = pytest.mark.usefixtures("no_logged_errors")
 MEETINGS = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
 JSON = "application/json"
 XML = "application/xml"
-NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 MEETING = {"subject": "Quarterly sales numbers", "joinUrl": "https://meet.contoso.com/x", "etag": "1"}
 
 
@@ -83,14 +82,6 @@ def rules_file(tmp_path: Path, text: str) -> str:
     path.write_text(text)
     return str(path)
 
-
-def error_of(response: http.Response) -> tuple[str, str | None, str]:
-    if "xml" in response.headers["content-type"]:
-        root = etree.fromstring(response.content)
-        assert root.tag == f"{NS}reason"
-        return root.findtext(f"{NS}code"), root.findtext(f"{NS}subcode"), root.findtext(f"{NS}message")
-    data = json.loads(response.content)
-    return data["code"], data.get("subcode"), data["message"]
 
 
 # --- answers made here ------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from answers import NS, error_of
 from lxml import etree
 from mitmproxy import exceptions, http
 from mitmproxy.addons.proxyserver import Proxyserver
@@ -36,7 +37,6 @@ MEETINGS = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnline
 EVENTS = "https://fe1.contoso.com//v1/applications/833/events"
 JSON = "application/json"
 XML = "application/xml"
-NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 SEED = load_cassette(DEFAULT_CASSETTE).interactions
 SEED_GET = {accept: next(i for i in SEED if i.request.method == "GET" and ("Accept", accept) in i.request.headers)
             for accept in (JSON, XML)}
@@ -79,15 +79,6 @@ def replaying(**options: Any) -> Iterator[tuple[CassetteSession, UcwaReplayer, t
         tctx.configure(session, **options)
         yield session, replayer, tctx
 
-
-def error_of(response: http.Response) -> tuple[str, str | None, str]:
-    """(code, subcode, message) of a UCWA error body, JSON or XML."""
-    if "xml" in response.headers["content-type"]:
-        root = etree.fromstring(response.content)
-        assert root.tag == f"{NS}reason"
-        return root.findtext(f"{NS}code"), root.findtext(f"{NS}subcode"), root.findtext(f"{NS}message")
-    data = json.loads(response.content)
-    return data["code"], data.get("subcode"), data["message"]
 
 
 async def until(condition: Callable[[], bool], rounds: int = 200) -> None:
