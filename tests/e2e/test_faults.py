@@ -215,8 +215,8 @@ def test_commands_from_mitmweb_add_list_and_clear_faults_and_rewind(tmp_path):
     from mitmproxy.version import VERSION
 
     port, web = free_port(), free_port()
-    token = "test-password-web"
-    auth = ["--set", f"web_password={token}"] if int(VERSION.split(".")[0]) >= 12 else []  # 12 wants a login
+    web_login = "test-password-web"
+    auth = ["--set", "web_password=" + web_login] if int(VERSION.split(".")[0]) >= 12 else []  # 12 wants a login
     proxy = Proxy([str(BIN / "mitmweb"), "-s", str(SCRIPT), "--listen-host", "127.0.0.1", "--listen-port", str(port),
                    "--web-host", "127.0.0.1", "--web-port", str(web), "--set", "web_open_browser=false",
                    "--set", f"confdir={tmp_path / 'conf'}", "--set", f"ucwa_cassette={DEFAULT_CASSETTE}",
@@ -225,7 +225,7 @@ def test_commands_from_mitmweb_add_list_and_clear_faults_and_rewind(tmp_path):
     try:
         api = requests.Session()
         api.trust_env = False
-        api.headers["Authorization"] = f"Bearer {token}"
+        api.headers["Authorization"] = f"Bearer {web_login}"
         assert get_when_up(api, f"http://127.0.0.1:{web}/").ok  # the web server may come up just after the proxy
         xsrf = "75637761767372"  # tornado's XSRF check: the header must repeat the cookie (11 and 12 name it apart)
         for name in ("_xsrf", "_mitmproxy_xsrf"):

@@ -74,8 +74,9 @@ def seed_copy(tmp_path: Path) -> Path:
 async def test_exchange_is_in_the_cassette_redacted_when_the_hook_returns(tmp_path, canaries):
     path = tmp_path / "today.yaml"
     with recording(ucwa_cassette=str(path), ucwa_record_mode="once") as (session, recorder, _tctx):
+        canary_password = canaries["password"]
         token = exchange("POST", f"{HOST}/WebTicket/oauthtoken",
-                         body=f"grant_type=password&username=alice%40contoso.com&password={canaries['password']}".encode(),
+                         body=f"grant_type=password&username=alice%40contoso.com&password={canary_password}".encode(),
                          headers={"Content-Type": "application/x-www-form-urlencoded"},
                          answer=f'{{"access_token":"{canaries["token"]}","token_type":"Bearer"}}'.encode())
         await recorder.response(token)
