@@ -7,8 +7,9 @@ class UcwaVcrError(Exception):
     """Anything ucwa-vcr refuses or cannot do; str() is one line naming the file, option or value."""
 
 
-class UsageError(UcwaVcrError):
-    """A command used wrongly (an argument out of range, a bad filter): the CLI exits 2."""
+class UsageError(UcwaVcrError, ValueError):
+    """A value ucwa-vcr does not take: a command's argument (the cassette tools exit 2) or an option (refused
+    with one line; at the proxy's start mitmproxy then exits 1)."""
 
 
 class FileError(UcwaVcrError):

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from lxml import etree
 
 from .cassette.model import Interaction, Request, header
+from .errors import UsageError
 from .options import DEFAULT_MATCHERS, MATCHERS, Exhausted
 from .protocol import EVENT_TUNING_PARAMS, is_events, normalise_path, parse_xml, representation
 from .redact import Redactor
@@ -114,10 +115,12 @@ class Matcher:
     """Answers requests from a list of interactions, in recorded order per distinct request."""
 
     def __init__(self, interactions: Sequence[Interaction], on: Sequence[str] = DEFAULT_MATCHERS,
-                 exhausted: str = "repeat", redactor: Redactor | None = None) -> None:
+                 exhausted: str = Exhausted.REPEAT, redactor: Redactor | None = None) -> None:
         unknown = [m for m in on if m not in MATCHERS]
         if unknown:
-            raise ValueError(f"unknown matcher {unknown[0]!r}; choose from {', '.join(MATCHERS)}")
+            raise UsageError(f"unknown matcher {unknown[0]!r}; choose from {', '.join(MATCHERS)}")
+        if exhausted not in tuple(Exhausted):
+            raise UsageError(f"unknown exhausted policy {exhausted!r}; choose from {', '.join(Exhausted)}")
         self.on = tuple(on)
         self.exhausted = Exhausted(exhausted)
         self.redactor = redactor or Redactor(canonical=True)

@@ -16,12 +16,12 @@ from .errors import UsageError
 
 
 class RecordMode(StrEnum):
-    """VCR.py's record modes."""
+    """VCR.py's record modes (what each does: the help of ucwa_record_mode below)."""
 
-    ONCE = "once"  # record into a new cassette; an existing one is replayed only
-    NEW_EPISODES = "new_episodes"  # replay what matches, record the rest
-    NONE = "none"  # replay only, never contact a server
-    ALL = "all"  # forward and record everything
+    ONCE = "once"
+    NEW_EPISODES = "new_episodes"
+    NONE = "none"
+    ALL = "all"
 
 
 class RecordScope(StrEnum):

@@ -32,7 +32,7 @@ _PROXY = pytest.StashKey["ProxyThread"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ucwa-vcr")
-    group.addoption("--ucwa-record-mode", default=RecordMode.NONE.value, choices=tuple(RecordMode),
+    group.addoption("--ucwa-record-mode", default=RecordMode.NONE.value, choices=[m.value for m in RecordMode],
                     help="ucwa-vcr record mode for cassettes (default: none, replay only)")
 
 
@@ -49,11 +49,11 @@ class UcwaProxy:
     ca_bundle: str
     cassette: Path
     record_mode: str
-    _session: ProxyThread = field(repr=False)
+    _proxy: ProxyThread = field(repr=False)
 
     def misses(self) -> list[str]:
         """Why each request this test sent got no recorded answer (empty when all matched)."""
-        return self._session.misses()
+        return self._proxy.misses()
 
     @property
     def requests_kwargs(self) -> dict[str, Any]:
@@ -92,14 +92,14 @@ def ucwa_proxy(request: pytest.FixtureRequest, _ucwa_session_proxy: ProxyThread)
     """The session's ucwa-vcr proxy, switched to this test's cassette (marker `ucwa_cassette`)."""
     mode = request.config.getoption("--ucwa-record-mode")
     cassette, opts = _cassette_for(request)
-    if mode != "none":
+    if mode != RecordMode.NONE:
         cassette.parent.mkdir(parents=True, exist_ok=True)
     proxy = _ucwa_session_proxy
     proxy.use(ucwa_cassette=str(cassette), ucwa_record_mode=mode, ucwa_faults=opts.get("ucwa_faults", ""),
               ucwa_inject=opts.get("ucwa_inject", []))
     request.node.stash[_PROXY] = proxy
     yield UcwaProxy(url=f"http://127.0.0.1:{proxy.port}", ca_bundle=str(proxy.confdir / "mitmproxy-ca-cert.pem"),
-                    cassette=cassette, record_mode=mode, _session=proxy)
+                    cassette=cassette, record_mode=mode, _proxy=proxy)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -53,7 +53,8 @@ def test_record_mode_option_is_validated(pytester):
     pytester.makepyfile(test_x="def test_x(): pass\n")
     result = pytester.runpytest_subprocess("--ucwa-record-mode=sometimes")
     assert result.ret != 0
-    result.stderr.fnmatch_lines(["*--ucwa-record-mode*invalid choice*'sometimes'*"])
+    result.stderr.fnmatch_lines(["*--ucwa-record-mode*invalid choice*'sometimes'*"
+                                 "(choose from 'once', 'new_episodes', 'none', 'all')*"])
 
 
 def test_recording_through_the_plugin_writes_each_tests_cassette_whole(pytester, fake):

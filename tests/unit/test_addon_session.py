@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons
@@ -14,15 +16,15 @@ pytestmark = pytest.mark.usefixtures("no_logged_errors")
 
 
 async def test_rewind_command(tmp_path):
-    deck = CassetteSession()
-    with taddons.context(Proxyserver(), deck) as tctx:  # Proxyserver declares options the session sets
+    session = CassetteSession()
+    with taddons.context(Proxyserver(), session) as tctx:  # Proxyserver declares options the session sets
         # `miss` when used up: without the rewind, the second POST would get no answer
-        tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none", ucwa_exhausted="miss")
-        post = next(i.request for i in deck.matcher.interactions if i.request.method == "POST")
-        first = deck.matcher.match(post)
+        tctx.configure(session, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none", ucwa_exhausted="miss")
+        post = next(i.request for i in session.matcher.interactions if i.request.method == "POST")
+        first = session.matcher.match(post)
         tctx.master.commands.execute("ucwa.rewind")
-        assert deck.matcher.match(post) is first
-        assert isinstance(deck.matcher.match(post), Miss), "the recorded POST is used up again"
+        assert session.matcher.match(post) is first
+        assert isinstance(session.matcher.match(post), Miss), "the recorded POST is used up again"
 
 
 async def test_replay_only_never_serialises_the_loaded_cassette(tmp_path, monkeypatch):
@@ -30,8 +32,19 @@ async def test_replay_only_never_serialises_the_loaded_cassette(tmp_path, monkey
         raise AssertionError("nothing is written in none mode, so nothing may be dumped")
 
     monkeypatch.setattr(writer_module, "dump_interaction", dump)
-    deck = CassetteSession()
-    with taddons.context(Proxyserver(), deck) as tctx:
-        tctx.configure(deck, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none")
-        assert len(deck.matcher.interactions) == 4
-        await deck.done()  # stopping leaves the file alone as well
+    session = CassetteSession()
+    with taddons.context(Proxyserver(), session) as tctx:
+        tctx.configure(session, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none")
+        assert len(session.matcher.interactions) == 4
+        await session.done()  # stopping leaves the file alone as well
+
+
+async def test_with_several_bad_options_the_first_in_order_is_reported_every_time(caplog):
+    session = CassetteSession()
+    with taddons.context(Proxyserver(), session) as tctx:
+        tctx.options.update(ucwa_hosts="(", ucwa_exhausted="never", ucwa_record_scope="rooms",
+                            ucwa_record_mode="sometimes")
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["ucwa-vcr: ucwa_record_mode: 'sometimes' is not a record mode; "
+                      "use one of once, new_episodes, none, all"], "record mode, scope, exhausted, matchers, hosts"
+    caplog.clear()  # expected

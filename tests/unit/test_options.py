@@ -44,6 +44,7 @@ def test_the_replay_command_defaults_are_the_options_defaults():
 
 @pytest.mark.parametrize("argv, message", [
     (["record", "c.yaml", "--record-mode", "none"], "invalid choice: 'none'"),  # replay is the offline command
+    (["record", "c.yaml", "--record-mode", "none"], "'all', 'new_episodes', 'once'"),  # as its help describes them
     (["replay", "--exhausted", "sometimes"], "invalid choice: 'sometimes'"),
 ])
 def test_the_command_refuses_values_outside_the_choices(argv, message, capsys):

@@ -56,6 +56,7 @@ def cut_tail(text: str) -> tuple[str, int | None]:
 
 
 def without_cut_tail(text: str, name: str) -> str:
+    """The text up to its last complete write, warning (with `name` and the line) when a cut tail is dropped."""
     complete, line = cut_tail(text)
     if line is not None:
         logger.warning("%s:%d: ignoring the %d characters from here on: a recording was interrupted while writing "
@@ -105,6 +106,7 @@ def parse(text: str, name: str) -> Cassette:
 
 
 def validated(data: Any, text: str, name: str) -> Cassette:
+    """The cassette parsed YAML `data` holds; FileError says `name:line: what is wrong` (line found in `text`)."""
     try:
         return Cassette.from_data(data)
     except CassetteError as e:

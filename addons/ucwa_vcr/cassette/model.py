@@ -1,7 +1,7 @@
 """The cassette model: recorded HTTP exchanges and their plain-data form.
 
 No I/O and no mitmproxy here. `Interaction.to_data()` / `Interaction.from_data()` define the YAML
-schema (see README, "Cassette format"); `codec.py` reads and writes it.
+schema (see README, "Cassette format"); `codec.py` turns it into YAML text and back.
 """
 
 from __future__ import annotations

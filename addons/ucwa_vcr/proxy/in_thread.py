@@ -17,6 +17,7 @@ from mitmproxy import options
 from mitmproxy.tools.dump import DumpMaster
 
 from .. import make_addons
+from ..options import RecordMode
 from .session import CassetteSession
 
 
@@ -47,7 +48,7 @@ class ProxyThread:
         self.addons = make_addons()
         self.master.addons.add(*self.addons)
         self.master.options.update(listen_host="127.0.0.1", listen_port=0, confdir=str(self.confdir),
-                                   ucwa_record_mode="none")
+                                   ucwa_record_mode=RecordMode.NONE.value)
         running = asyncio.ensure_future(self.master.run())
         server = self.master.addons.get("proxyserver")
         for _ in range(300):

@@ -39,7 +39,7 @@ class OptionsAddon:
         self._running = True
 
     def configure(self, updated: set[str]) -> None:
-        ours = set(self.OPTIONS).intersection(updated)
+        ours = [name for name in self.OPTIONS if name in updated]  # in OPTIONS order: the report is repeatable
         if not ours:
             return
         try:

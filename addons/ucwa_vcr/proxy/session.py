@@ -37,8 +37,9 @@ MISSES_KEPT = 200
 class CassetteSession(OptionsAddon):
     """Loads the cassette, decides per flow whether to replay or record, and writes what is recorded."""
 
-    OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_hosts", "ucwa_record_scope", "ucwa_redact_headers",
-               "ucwa_redact_fields", "ucwa_match_on", "ucwa_exhausted")
+    # checked in this order: with several bad values at once, the first of these is the one reported
+    OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_record_scope", "ucwa_exhausted", "ucwa_match_on",
+               "ucwa_hosts", "ucwa_redact_headers", "ucwa_redact_fields")
 
     def __init__(self) -> None:
         self.path: Path | None = None

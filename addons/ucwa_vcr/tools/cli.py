@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("record", help="proxy to a UCWA server and record the session, redacted",
                          description="Proxy to a UCWA server and write the session into CASSETTE, secrets redacted.")
     rec.add_argument("cassette", help="cassette file to write (YAML)")
-    recording = [m.value for m in RecordMode if m != RecordMode.NONE]
+    recording = [m.value for m in (RecordMode.ALL, RecordMode.NEW_EPISODES, RecordMode.ONCE)]  # replay is offline
     rec.add_argument("--record-mode", default=RecordMode.ALL.value, choices=recording,
                      help="all: record everything (default); new_episodes: replay what is recorded, record the "
                           "rest; once: record only if the cassette does not exist yet")
