@@ -8,6 +8,7 @@ and modules (processes.py, ucwa_client.py). `pytest -m "not e2e"` runs the unit 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,3 +58,11 @@ def run_ucwa_vcr(capsys: pytest.CaptureFixture[str]) -> Callable[..., ToolRun]:
         return ToolRun(code, out.out, out.err)
 
     return run
+
+
+@pytest.fixture
+def canaries() -> dict[str, str]:
+    """Unique secrets to plant (in the fake origin, in flows); none of them may ever reach a file."""
+    tag = secrets.token_hex(8)
+    return {"password": f"canary-pw-{tag}", "token": f"cwt=AAEB{secrets.token_urlsafe(40)}canary{tag}",
+            "cookie": f"AAEBcanarycookie{tag}"}

@@ -5,21 +5,12 @@ Every test under tests/e2e/ is marked `e2e` by tests/conftest.py.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from processes import BIN, SCRIPT, Proxy, free_port
 from ucwa_vcr.testing.fake_origin import FakeUcwa
-
-
-@pytest.fixture
-def canaries() -> dict[str, str]:
-    """Unique secrets planted in the fake origin; none of them may ever reach a file."""
-    tag = secrets.token_hex(8)
-    return {"password": f"canary-pw-{tag}", "token": f"cwt=AAEB{secrets.token_urlsafe(40)}canary{tag}",
-            "cookie": f"AAEBcanarycookie{tag}"}
 
 
 @pytest.fixture

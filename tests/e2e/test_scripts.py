@@ -1,4 +1,4 @@
-"""The project's scripts as a user runs them: the demo, the fake origin launcher, the seed cassette builder."""
+"""The project's scripts as a user runs them: the demo and the fake origin launcher."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import requests
 from processes import ROOT, free_port, get_when_up
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.cache import load_cassette
-
-REFERENCE = ROOT / "cassettes" / "sources" / "myOnlineMeetings_ref.md"  # the page the seed is built from
 
 
 def test_demo_replays_the_seed_over_https(tmp_path):
@@ -35,11 +33,3 @@ def test_fake_ucwa_launcher_serves_discovery():
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-def test_seed_cassette_is_rebuilt_byte_for_byte_from_the_reference_page(tmp_path):
-    out = tmp_path / "seed.yaml"
-    built = subprocess.run([sys.executable, str(ROOT / "scripts" / "seed_cassette.py"), str(REFERENCE), str(out)],
-                           capture_output=True, text=True, timeout=60)
-    assert built.returncode == 0, built.stderr[-2000:]
-    assert out.read_bytes() == DEFAULT_CASSETTE.read_bytes()

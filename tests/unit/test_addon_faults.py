@@ -5,7 +5,6 @@ the faults module by one that notes the delay asked for.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from answers import error_of
+from in_process import Asyncio, error_of
 from mitmproxy import exceptions, flow, http
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
@@ -34,15 +33,6 @@ JSON = "application/json"
 XML = "application/xml"
 MEETING = {"subject": "Quarterly sales numbers", "joinUrl": "https://meet.contoso.com/x", "etag": "1"}
 
-
-class Asyncio:
-    """Stands for the `asyncio` module inside the faults module only: some functions replaced, the rest real."""
-
-    def __init__(self, **replaced: Any) -> None:
-        self.__dict__.update(replaced)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio, name)
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ returns; what ucwa-vcr answered itself, other hosts, and offline modes are never
 from __future__ import annotations
 
 import contextlib
-import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import ucwa_vcr
+from in_process import seed_copy
 from mitmproxy import http
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.proxy.layers.http import HttpRequestHook, HttpResponseHook
@@ -35,13 +34,6 @@ MEETINGS = f"{APP}/onlineMeetings/myOnlineMeetings"
 SEED_MEETINGS = f"{HOST}//v1/applications/833/onlineMeetings/myOnlineMeetings"
 JSON = "application/json"
 
-
-@pytest.fixture
-def canaries() -> dict[str, str]:
-    """Unique secrets; none of them may ever reach a file."""
-    tag = secrets.token_hex(8)
-    return {"token": f"cwt=AAEB{secrets.token_urlsafe(30)}canary{tag}", "password": f"canary-pw-{tag}",
-            "cookie": f"AAEBcanarycookie{tag}"}
 
 
 def exchange(method: str, url: str, status: int = 200, body: bytes = b"", answer: bytes = b"{}",
@@ -66,9 +58,6 @@ def recording(**options: Any) -> Iterator[tuple[CassetteSession, UcwaRecorder, t
 def urls(path: Path) -> list[str]:
     return [i.request.url for i in load_cassette(path).interactions]
 
-
-def seed_copy(tmp_path: Path) -> Path:
-    return Path(shutil.copy(DEFAULT_CASSETTE, tmp_path / "seed.yaml"))
 
 
 async def test_exchange_is_in_the_cassette_redacted_when_the_hook_returns(tmp_path, canaries):
@@ -203,7 +192,7 @@ async def test_record_scope(tmp_path, scope, recorded):
 
 
 @pytest.mark.parametrize(("mode", "records"), [("none", False), ("once", False), ("new_episodes", True), ("all", True)])
-async def test_offline_modes_record_nothing(tmp_path, mode, records):
+async def test_only_the_recording_modes_record(tmp_path, mode, records):
     path = seed_copy(tmp_path)  # not empty: `once` is locked
     before = path.read_bytes()
     with recording(ucwa_cassette=str(path), ucwa_record_mode=mode) as (session, recorder, _tctx):

@@ -11,13 +11,12 @@ import contextlib
 import gzip
 import json
 import logging
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from answers import NS, error_of
+from in_process import NS, Asyncio, error_of, seed_copy
 from lxml import etree
 from mitmproxy import exceptions, http
 from mitmproxy.addons.proxyserver import Proxyserver
@@ -62,10 +61,6 @@ def cassette(path: Path, *interactions: Interaction) -> Path:
     return path
 
 
-def seed_copy(tmp_path: Path) -> Path:
-    """The shipped cassette where a recording mode may write."""
-    return Path(shutil.copy(DEFAULT_CASSETTE, tmp_path / "seed.yaml"))
-
 
 @contextlib.contextmanager
 def replaying(**options: Any) -> Iterator[tuple[CassetteSession, UcwaReplayer, taddons.context]]:
@@ -89,15 +84,6 @@ async def until(condition: Callable[[], bool], rounds: int = 200) -> None:
         await asyncio.sleep(0)
     raise AssertionError("condition never held")
 
-
-class Asyncio:
-    """Stands for the `asyncio` module inside the replay module only: some functions replaced, the rest real."""
-
-    def __init__(self, **replaced: Any) -> None:
-        self.__dict__.update(replaced)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio, name)
 
 
 # --- answering from the cassette ---------------------------------------------------------------------------------
