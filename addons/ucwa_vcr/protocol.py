@@ -12,9 +12,19 @@ from lxml import etree
 
 UCWA_NS = "http://schemas.microsoft.com/rtc/2012/03/ucwa"
 
-# Paths served by a UCWA front end (web ticket path case varies between servers).
-UCWA_PATH = re.compile(r"^(/ucwa/|/autodiscover/|/webticket/|//v1/applications/)", re.IGNORECASE)
+# Paths served by a UCWA front end (web ticket path case varies between servers). Clients that join hrefs onto
+# a root ending in "/" send "//ucwa/...", which IIS serves like "/ucwa/...".
+UCWA_PATH = re.compile(r"^/+(ucwa/|autodiscover/|webticket/|v1/applications/)", re.IGNORECASE)
 DISCOVERY_HOST = re.compile(r"^lyncdiscover", re.IGNORECASE)
+# The Azure AD token exchange of a Skype for Business Online sign-in (any national cloud, v1 and v2 endpoints).
+AAD_HOST = re.compile(r"^(login\.microsoftonline\.(com|us|de)|login\.windows\.net|login\.chinacloudapi\.cn"
+                      r"|login\.partner\.microsoftonline\.cn|sts\.windows\.net)$", re.IGNORECASE)
+AAD_TOKEN_PATH = re.compile(r"^/+[^/]+/oauth2/(v2\.0/)?token(\?|$)", re.IGNORECASE)
+# An absolute link in a UCWA answer: JSON or XML hrefs (JSON may escape "/" as "\/"), the MsRtcOAuth href and the
+# Bearer authorization_uri of a 401 challenge, quoted or not.
+_LINK = re.compile(r"""(?:href|authorization_uri)"?\s*[:=]\s*["']?https?:(?:\\?/){2}([^/\\"'\s,<>?#]+)""",
+                   re.IGNORECASE)
+_LOCATION = re.compile(r"^\s*https?://([^/\s?#]+)", re.IGNORECASE)
 
 # The per-session application id: /ucwa/oauth/v1/applications/<id>/..., /ucwa/v1/..., //v1/... (docs).
 APPLICATION_ID = re.compile(r"(/v1/applications/)([^/?#]+)")
@@ -34,8 +44,33 @@ def parse_xml(body: bytes) -> Any:
 
 
 def is_ucwa(host: str, path: str) -> bool:
-    """Whether a request belongs to a UCWA session by the protocol's own URLs."""
-    return bool(UCWA_PATH.match(path) or DISCOVERY_HOST.match(host))
+    """Whether a request belongs to a UCWA session by the protocol's own URLs (hosts it learns come on top)."""
+    return bool(UCWA_PATH.match(path) or DISCOVERY_HOST.match(host)
+                or (AAD_HOST.match(host) and AAD_TOKEN_PATH.match(path)))
+
+
+def _hostname(authority: str) -> str:
+    """The host of `user@host:port` or `[v6]:port`, lower-case, without brackets or port."""
+    host = authority.rpartition("@")[2]
+    if host.startswith("["):
+        return host[1:].partition("]")[0].lower()
+    return host.partition(":")[0].lower()
+
+
+def linked_hosts(headers: list[tuple[str, str]], body: str) -> set[str]:
+    """The hosts an answer sends its client to: absolute hrefs in the body, WWW-Authenticate hrefs and
+    authorization_uri, Location. A session's discovery document names its pool this way."""
+    found = {_hostname(m.group(1)) for m in _LINK.finditer(body)}
+    for name, value in headers:
+        lname = name.lower()
+        if lname == "www-authenticate":
+            found.update(_hostname(m.group(1)) for m in _LINK.finditer(value))
+        elif lname in ("location", "content-location"):
+            m = _LOCATION.match(value)
+            if m:
+                found.add(_hostname(m.group(1)))
+    found.discard("")
+    return found
 
 
 def is_online_meetings(path: str) -> bool:

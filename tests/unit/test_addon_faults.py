@@ -405,9 +405,6 @@ async def test_a_bad_inject_is_refused_with_one_line_naming_the_option():
             "inject 'POST myOnlineMeetings$=Conflict': POST myOnlineMeetings$ -> error Conflict (fired 0/0)"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: mitmproxy rolls a refused change back by announcing the old values "
-                   "again, and UcwaFaults.apply() then rebuilds the plan from the options: rules added with "
-                   "ucwa.faults.add are dropped and every rule's after/times counts start over")
 async def test_a_refused_rules_change_keeps_the_rules_in_force():
     with faulting(ucwa_inject=["POST myOnlineMeetings$=Conflict"]) as (faults, tctx):
         faults.running()

@@ -7,6 +7,8 @@ returns; what ucwa-vcr answered itself, other hosts, and offline modes are never
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -235,3 +237,93 @@ async def test_done_leaves_the_cassette_in_its_final_form(tmp_path):
     assert final.startswith("version: 1\ninteractions:\n")
     assert final == while_recording.replace(COMPLETE, "")
     assert [i.response.body for i in load_cassette(path).interactions] == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
+
+
+# Recognition that follows the session (issue 11): what a third-party client or an Online sign-in sends.
+
+DISCOVERY = "https://lyncdiscover.contoso.com/"
+POOL = "https://pool2.contoso.com"
+
+
+def discovery(pool: str = POOL) -> http.HTTPFlow:
+    links = {"_links": {"self": {"href": DISCOVERY},
+                        "user": {"href": f"{pool}/Autodiscover/AutodiscoverService.svc/root/oauth/user"}}}
+    return exchange("GET", DISCOVERY, answer=json.dumps(links).replace("/", "\\/").encode())
+
+
+async def test_hosts_the_session_links_to_are_recorded_whatever_the_path(tmp_path):
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="once") as (session, recorder, _tctx):
+        elsewhere = exchange("GET", f"{POOL}/PassiveAuth/signin")
+        await recorder.response(elsewhere)
+        assert not path.exists(), "an unknown host on a path outside UCWA passes through"
+        await recorder.response(discovery())  # JSON-escaped slashes, as some servers write them
+        await recorder.response(exchange("GET", f"{POOL}/PassiveAuth/signin"))
+    assert urls(path) == [DISCOVERY, f"{POOL}/PassiveAuth/signin"]
+
+
+@pytest.mark.parametrize("url", [
+    "https://pool.example//ucwa/oauth/v1/applications/1234/events?ack=1",  # href joined onto a root ending in "/"
+    "https://pool.example///ucwa/oauth/v1/applications/1234/me/makeMeAvailable",
+    "https://pool.example//WebTicket/oauthtoken",
+])
+async def test_repeated_leading_slashes_are_ucwa(tmp_path, url):
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="once") as (_, recorder, _tctx):
+        await recorder.response(exchange("POST", url))
+    assert urls(path) == [url]
+
+
+async def test_the_azure_ad_token_exchange_of_an_online_sign_in_is_recorded_redacted(tmp_path, canaries):
+    path = tmp_path / "today.yaml"
+    url = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/token"
+    jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiJ5ZXMifQ.c2lnbmF0dXJl"
+    form = (f"grant_type=password&client_id=d3590ed6&resource=https%3A%2F%2Fwebdir.online.lync.com"
+            f"&username=alice%40contoso.com&password={canaries['password']}").encode()
+    answer = json.dumps({"token_type": "Bearer", "access_token": jwt, "refresh_token": canaries["token"],
+                         "id_token": jwt, "expires_in": "3599"}).encode()
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="once") as (_, recorder, _tctx):
+        await recorder.response(exchange("POST", url, body=form, answer=answer,
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"}))
+        await recorder.response(exchange("GET", "https://login.microsoftonline.com/common/discovery/instance"))
+    assert urls(path) == [url], "the token endpoint only"
+    text = path.read_text()
+    assert canaries["password"] not in text and canaries["token"] not in text and jwt not in text
+
+
+async def test_a_linked_host_left_out_by_ucwa_hosts_is_warned_about_once_per_prefix(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="once",
+                   ucwa_hosts=r"^lyncdiscover\.") as (session, recorder, _tctx):
+        await recorder.response(discovery())
+        for url in (f"{POOL}/ucwa/a", f"{POOL}/ucwa/b", f"{POOL}/Autodiscover/x", "https://cdn.example/app.js"):
+            await recorder.response(exchange("GET", url))
+        await session.done()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "ucwa-vcr: not recording pool2.contoso.com/ucwa/...: the session links to pool2.contoso.com but ucwa_hosts "
+        "leaves it out",
+        "ucwa-vcr: not recording pool2.contoso.com/Autodiscover/...: the session links to pool2.contoso.com but "
+        "ucwa_hosts leaves it out"]
+    assert caplog.messages[-1] == (f"ucwa-vcr: 1 exchange written to {path}; passed through unrecorded: 4 "
+                                   "(3 to pool2.contoso.com, 1 to cdn.example)")
+
+
+async def test_an_exchange_that_cannot_be_written_is_said_at_once_and_on_stop(tmp_path, caplog, canaries):
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="once") as (session, recorder, _tctx):
+        await recorder.response(exchange("GET", MEETINGS))
+
+        async def full_disk(chunk: bytes) -> None:
+            raise OSError(28, "No space left on device")
+
+        session.writer.write = full_disk  # type: ignore[method-assign,union-attr]
+        await recorder.response(exchange("GET", f"{MEETINGS}?token={canaries['token']}"))
+        await session.done()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [f"ucwa-vcr: NOT RECORDED GET {MEETINGS}?token=cwt=REDACTED: OSError: [Errno 28] No space "
+                      "left on device"]
+    assert caplog.messages[-1] == f"ucwa-vcr: 1 exchange written to {path}; 1 exchange NOT written (see the errors above)"
+    caplog.clear()  # the errors were expected

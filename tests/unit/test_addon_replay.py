@@ -411,9 +411,6 @@ async def test_bad_option_is_refused_with_one_line_once_running(name, value, mes
         assert flow.metadata[ANSWERED_BY] == Answer.REPLAYED
 
 
-@pytest.mark.xfail(strict=True, reason="bug: mitmproxy rolls a refused change back by announcing the old values "
-                   "again, and CassetteSession.apply() then reloads the cassette: the replay starts over and "
-                   "session.misses is emptied, although nothing changed")
 async def test_a_refused_option_change_leaves_the_replay_where_it_was(tmp_path):
     path = cassette(tmp_path / "c.yaml", interaction(MEETINGS, b'{"n": 1}'), interaction(MEETINGS, b'{"n": 2}'))
     with replaying(ucwa_cassette=str(path), ucwa_record_mode="none") as (session, replayer, tctx):

@@ -6,7 +6,16 @@ import json
 
 import pytest
 from lxml import etree
-from ucwa_vcr.protocol import ERRORS, UCWA_NS, error_body, is_events, is_online_meetings, is_ucwa, normalise_path
+from ucwa_vcr.protocol import (
+    ERRORS,
+    UCWA_NS,
+    error_body,
+    is_events,
+    is_online_meetings,
+    is_ucwa,
+    linked_hosts,
+    normalise_path,
+)
 
 # ErrorsAndInformationalMessages.md: HTTP status <-> UCWA code
 STATUS_OF_CODE = {"BadRequest": 400, "Forbidden": 403, "NotFound": 404, "MethodNotAllowed": 405, "ClientTimeout": 408,
@@ -63,6 +72,14 @@ def test_xml_error_body():
     ("fe1.contoso.com", "/WebTicket/oauthtoken", True),
     ("fe1.contoso.com", "/ucwa/oauth/v1/applications", True),
     ("fe1.contoso.com", "//v1/applications/833/onlineMeetings/myOnlineMeetings", True),
+    ("fe1.contoso.com", "//ucwa/oauth/v1/applications/1/events?ack=3", True),  # joined onto a root ending in "/"
+    ("fe1.contoso.com", "///Autodiscover/AutodiscoverService.svc/root/oauth/user", True),
+    ("login.microsoftonline.com", "/contoso.onmicrosoft.com/oauth2/token", True),  # an Online sign-in
+    ("LOGIN.MICROSOFTONLINE.US", "/common/oauth2/v2.0/token", True),
+    ("login.windows.net", "/0b0c5e2f-1111-2222-3333-444444444444/oauth2/token?api-version=1.0", True),
+    ("login.microsoftonline.com", "/common/oauth2/authorize", False),  # a browser page, not the token exchange
+    ("login.microsoftonline.com.evil.example", "/x/oauth2/token", False),
+    ("fe1.contoso.com", "/PassiveAuth/signin", False),
     ("cdn.contoso.com", "/static/app.js", False),
 ])
 def test_is_ucwa(host, path, ucwa):
@@ -81,3 +98,23 @@ def test_xml_bodies_never_expand_external_entities():
 
     root = parse_xml(b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>')
     assert "root:" not in etree.tostring(root).decode()
+
+
+@pytest.mark.parametrize(("headers", "body", "hosts"), [
+    ([], '{"_links":{"user":{"href":"https://fe1.contoso.com/Autodiscover/x"}}}', {"fe1.contoso.com"}),
+    ([], '{"_links":{"user":{"href":"https:\\/\\/FE1.contoso.com:4443\\/Autodiscover"}}}', {"fe1.contoso.com"}),
+    ([], '<resource><link rel="user" href="https://pool.contoso.com/x"/></resource>', {"pool.contoso.com"}),
+    ([], "<link rel='xframe' href='https://[2001:db8::1]:443/x'/>", {"2001:db8::1"}),
+    ([("WWW-Authenticate", 'MsRtcOAuth href="https://fe1.contoso.com/WebTicket/oauthtoken",grant_type="password"')],
+     "", {"fe1.contoso.com"}),
+    ([("www-authenticate", "msrtcoauth href=https://fe2.contoso.com/webticket/oauthtoken,grant_type=password")],
+     "", {"fe2.contoso.com"}),
+    ([("WWW-Authenticate", 'Bearer authorization_uri="https://login.windows.net/common/oauth2/authorize", '
+                           'resource="https://webdir.online.lync.com"')], "", {"login.windows.net"}),
+    ([("Location", "https://webpoolam41e02.infra.lync.com/ucwa/oauth/v1/applications/1")], "",
+     {"webpoolam41e02.infra.lync.com"}),
+    ([("Location", "/ucwa/oauth/v1/applications/1")], '{"_links":{"self":{"href":"/ucwa/x"}}}', set()),
+    ([("X-Other", 'href="https://not.a.link.example/"')], "see https://docs.example/ for help", set()),
+])
+def test_hosts_an_answer_links_to(headers, body, hosts):
+    assert linked_hosts(headers, body) == hosts

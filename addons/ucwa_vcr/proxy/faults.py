@@ -33,6 +33,7 @@ from ..fault_rules import (
     parse_shorthand,
 )
 from .flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response
+from .guard import guarded
 from .options_addon import OptionsAddon
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class UcwaFaults(OptionsAddon):
         if self.plan.rules:
             logger.info("ucwa-vcr: %d fault rules", len(self.plan.rules))
 
+    @guarded
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or flow.error is not None or not self.plan.rules:
             return
@@ -101,6 +103,7 @@ class UcwaFaults(OptionsAddon):
                 flow.response = _respond(rule, req.headers.get("accept", ""))
         # a delay alone: the request then goes on to the cassette or the server
 
+    @guarded
     def response(self, flow: http.HTTPFlow) -> None:
         rule = self._after_answer.pop(flow.id, None)
         if rule is None or flow.response is None:

@@ -22,9 +22,19 @@ class Answer(StrEnum):
     REPLAYED = "replayed"
     MISS = "miss"
     FAULTED = "faulted"
+    FAILED = "failed"  # a ucwa-vcr hook failed offline: the proxy answered with its own 500
 
 
 _HOP_BY_HOP = ("transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade")
+
+
+def header_bytes(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Recorded headers as the bytes that were on the wire.
+
+    mitmproxy decodes header bytes as UTF-8, keeping bytes that are not UTF-8 as lone surrogates; encoding the
+    same way gives back exactly the recorded bytes, whatever the charset.
+    """
+    return [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")) for k, v in headers]
 
 
 def _message(m: http.Message) -> tuple[list[tuple[str, str]], bytes, bool]:
@@ -61,11 +71,13 @@ def response_of(recorded: Response, http_version: str = "HTTP/1.1") -> http.Resp
 
     The recorded Content-Encoding is applied again, Content-Length made true, hop-by-hop headers dropped.
     """
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in recorded.headers
-               if k.lower() not in _HOP_BY_HOP]
+    headers = header_bytes([(k, v) for k, v in recorded.headers if k.lower() not in _HOP_BY_HOP])
     response = http.Response.make(recorded.status, b"", headers)
     response.http_version = http_version
-    response.reason = recorded.reason
+    try:  # mitmproxy reads a reason as Latin-1, so a recorded one encodes back to its bytes
+        response.data.reason = recorded.reason.encode("latin-1")
+    except UnicodeEncodeError:  # written by hand: sent as UTF-8
+        response.data.reason = recorded.reason.encode("utf-8", "surrogateescape")
     if recorded.raw:
         response.raw_content = recorded.body
     else:
@@ -94,8 +106,7 @@ def flow_of(interaction: Interaction) -> http.HTTPFlow:
     """A mitmproxy flow holding an interaction (for flow filters, flow files and HAR export)."""
     started = _timestamp(interaction.started)
     req = interaction.request
-    request = http.Request.make(req.method, req.url, b"", [(k.encode("latin-1"), v.encode("latin-1"))
-                                                           for k, v in req.headers])
+    request = http.Request.make(req.method, req.url, b"", header_bytes(req.headers))
     if req.raw:
         request.raw_content = req.body
     else:

@@ -25,6 +25,7 @@ class OptionsAddon:
 
     OPTIONS: Sequence[str] = ()
     _running = False
+    _refused = False  # a change was just refused: mitmproxy's next configure only announces the old values again
     options: optmanager.OptManager
 
     def load(self, loader: addonmanager.Loader) -> None:
@@ -42,15 +43,21 @@ class OptionsAddon:
         ours = [name for name in self.OPTIONS if name in updated]  # in OPTIONS order: the report is repeatable
         if not ours:
             return
+        if self._refused:
+            # apply() changes nothing unless it succeeds, so the values being restored are still in force:
+            # taking them up again would reload the cassette or rebuild the fault plan, losing state.
+            self._refused = False
+            return
         try:
             for name in ours:
                 OPTIONS[name].check(getattr(self.options, name))
             self.apply(updated)
         except (UcwaVcrError, exceptions.OptionsError) as e:
             if self._running:
+                self._refused = True
                 raise exceptions.OptionsError(str(e)) from None
             logger.error("ucwa-vcr: %s", e)
 
     def apply(self, updated: set[str]) -> None:
         """Take up changed options (called when one of ours changed); raise UsageError naming the option and
-        the value."""
+        the value, having changed nothing."""

@@ -9,14 +9,11 @@ never recorded as if a server had sent them.
 
 from __future__ import annotations
 
-import logging
-
 from mitmproxy import http
 
 from .flows import ANSWERED_BY, interaction_of
+from .guard import guarded
 from .session import CassetteSession
-
-logger = logging.getLogger(__name__)
 
 
 class UcwaRecorder:
@@ -25,11 +22,19 @@ class UcwaRecorder:
     def __init__(self, session: CassetteSession) -> None:
         self.session = session
 
+    @guarded
     async def response(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(ANSWERED_BY) or flow.response is None or not self.session.should_record(flow):
+        session = self.session
+        if flow.response is None:
+            return
+        session.learn(flow)  # replayed answers teach the session its hosts too
+        if flow.metadata.get(ANSWERED_BY):
+            return
+        if not session.should_record(flow):
+            session.passed_through(flow)
             return
         try:
             # The client gets its answer only once the exchange is safely on disk.
-            await self.session.record(interaction_of(flow))
-        except Exception:  # a hook must never take the proxy down; the exchange is lost, not the session
-            logger.exception("ucwa-vcr: could not record %s %s", flow.request.method, flow.request.url)
+            await session.record(interaction_of(flow))
+        except Exception as e:  # the exchange is lost, not the session: said at once and on stop
+            session.not_written(flow, e)

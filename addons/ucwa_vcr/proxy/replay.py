@@ -22,6 +22,7 @@ from mitmproxy import http
 from .. import protocol
 from ..match import Miss
 from .flows import ANSWERED_BY, Answer, error_response, request_of, response_of
+from .guard import FAILURE, guarded
 from .options_addon import OptionsAddon
 from .session import CassetteSession
 
@@ -65,10 +66,11 @@ class UcwaReplayer(OptionsAddon):
         # held event P-GETs by (channel, ack): set when a newer P-GET with the same ack replaces one
         self._held: dict[tuple[str, str], asyncio.Event] = {}
 
+    @guarded
     async def request(self, flow: http.HTTPFlow) -> None:
         session = self.session
-        if flow.response is not None or flow.error is not None or not session.replays():
-            return
+        if flow.response is not None or flow.error is not None or FAILURE in flow.metadata or not session.replays():
+            return  # (after a failure, a replayed answer would hide it: offline, the guard answers instead)
         if not session.offline and not session.is_ucwa(flow):
             return  # not UCWA: passes through untouched
         found = session.matcher.match(request_of(flow), offline=session.offline)
@@ -77,6 +79,7 @@ class UcwaReplayer(OptionsAddon):
                 await self._answer_miss(flow, found)
             return  # otherwise the request goes to the server and the recorder keeps its answer
         flow.metadata[ANSWERED_BY] = Answer.REPLAYED
+        session.tally.replayed += 1
         if self.options.ucwa_latency:
             await asyncio.sleep(found.duration * self.options.ucwa_latency / 100)
         flow.response = response_of(found.response, flow.request.http_version)
@@ -87,6 +90,7 @@ class UcwaReplayer(OptionsAddon):
             await self._hold_events(flow)
             return
         self.session.misses.append(miss)
+        self.session.tally.missed += 1
         logger.warning("%s", miss.explain())
         flow.response = miss_response(flow, miss)
 

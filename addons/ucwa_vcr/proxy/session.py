@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import deque
-from collections.abc import Sequence
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mitmproxy import command, http
@@ -32,6 +32,58 @@ from .options_addon import OptionsAddon
 logger = logging.getLogger(__name__)
 
 MISSES_KEPT = 200
+_TEXT_MARKERS = ("json", "xml", "html", "text")
+
+
+def _load(path: Path | None, mode: RecordMode) -> Cassette:
+    """The cassette to start from; UsageError naming the option when it cannot be used in this mode."""
+    if path is None:
+        if mode != RecordMode.NONE:
+            raise UsageError(f"ucwa_cassette: record mode {mode.value!r} needs a cassette file to write; "
+                             "set ucwa_cassette=PATH (or use ucwa_record_mode=none)")
+        return Cassette()
+    if mode == RecordMode.NONE and not path.exists():
+        raise UsageError(f"ucwa_cassette: {path}: no such cassette (record mode none replays an existing one; "
+                         "check the path, or record it first with ucwa_record_mode=once)")
+    try:
+        cassette = load_cassette(path) if path.exists() else Cassette()
+        if mode != RecordMode.NONE:
+            check_writable(path)
+    except FileError as e:
+        raise UsageError(f"ucwa_cassette: {e}") from None
+    return cassette
+
+
+def _exchanges(n: int) -> str:
+    return f"{n} exchange{'' if n == 1 else 's'}"
+
+
+@dataclass
+class Tally:
+    """What the proxy did with the cassette since it was loaded, for the line printed on stop."""
+
+    written: int = 0
+    not_written: int = 0
+    unscanned: int = 0  # bodies written that could not be searched for secrets
+    replayed: int = 0
+    missed: int = 0
+    passed: Counter[str] = field(default_factory=Counter)  # host -> requests passed through unrecorded
+    warned: set[tuple[str, str]] = field(default_factory=set)  # (host, path prefix) already warned about
+
+    def summary(self, path: Path | None, recording: bool) -> str:
+        """One line: what was written (or replayed) where, and what passed through unrecorded."""
+        if not recording:
+            return f"ucwa-vcr: {path or 'no cassette'}: {self.replayed} replayed, {self.missed} missed"
+        parts = [f"ucwa-vcr: {_exchanges(self.written)} written to {path}"]
+        if self.not_written:
+            parts.append(f"{_exchanges(self.not_written)} NOT written (see the errors above)")
+        if self.unscanned:
+            parts.append(f"{self.unscanned} bodies not searched for secrets (see the warnings above)")
+        if self.passed:
+            hosts = ", ".join(f"{n} to {host}" for host, n in self.passed.most_common(3))
+            more = f", {len(self.passed) - 3} more hosts" if len(self.passed) > 3 else ""
+            parts.append(f"passed through unrecorded: {sum(self.passed.values())} ({hosts}{more})")
+        return "; ".join(parts)
 
 
 class CassetteSession(OptionsAddon):
@@ -46,85 +98,115 @@ class CassetteSession(OptionsAddon):
         self.mode = RecordMode.ONCE
         self.locked = False  # `once` with an existing cassette: nothing new may be recorded
         self.hosts: re.Pattern[str] | None = None
+        self.linked: set[str] = set()  # hosts this session's UCWA answers linked to: UCWA from then on
         self.meetings_only = False
         self.matcher = Matcher([])
         self.redactor = Redactor()
         self.writer: BatchWriter | None = None
+        self.tally = Tally()
         # the latest requests answered with a miss since the cassette was loaded (bounded: a long replay
         # with a wrong cassette must not grow without end)
         self.misses: deque[Miss] = deque(maxlen=MISSES_KEPT)
 
     def apply(self, updated: set[str]) -> None:
+        # Everything is checked and loaded before anything changes: a refused value leaves the session as it was.
         opts = self.options
         try:
-            self.hosts = re.compile(opts.ucwa_hosts) if opts.ucwa_hosts else None
+            hosts = re.compile(opts.ucwa_hosts) if opts.ucwa_hosts else None
         except re.error as e:
             raise UsageError(f"ucwa_hosts: {opts.ucwa_hosts!r} is not a regex: {e}") from None
-        self.mode = RecordMode(opts.ucwa_record_mode)
-        self.meetings_only = opts.ucwa_record_scope == RecordScope.MEETINGS
+        mode = RecordMode(opts.ucwa_record_mode)
         rules = RedactionRules.with_extra(opts.ucwa_redact_headers, opts.ucwa_redact_fields)
-        self._open(opts.ucwa_cassette, rules, opts.ucwa_match_on, opts.ucwa_exhausted)
-        if self.mode != RecordMode.ALL:
+        path = Path(opts.ucwa_cassette).expanduser() if opts.ucwa_cassette else None
+        if self.writer is not None:
+            self.writer.finish()  # the cassette in use may be the one loaded again
+        cassette = _load(path, mode)
+        self.matcher = Matcher(cassette.interactions, opts.ucwa_match_on, opts.ucwa_exhausted,
+                               Redactor(rules, canonical=True))
+        self.hosts, self.mode, self.path = hosts, mode, path
+        self.meetings_only = opts.ucwa_record_scope == RecordScope.MEETINGS
+        self.locked = mode == RecordMode.ONCE and bool(cassette.interactions)
+        self.redactor = Redactor.adding_to(cassette, rules)
+        self.writer = BatchWriter(CassetteWriter(path, cassette.interactions)) if path else None
+        self.misses.clear()
+        self.tally = Tally()
+        logger.info("ucwa-vcr: %s, mode %s, %d interactions", path or "no cassette", mode, len(cassette.interactions))
+        if mode != RecordMode.ALL:
             # Replayed flows must never open a server connection: connect only when a request goes out,
             # and in offline modes do not look up upstream certificates either.
             self.options.update(connection_strategy="lazy")
             if self.offline:
                 self.options.update(upstream_cert=False)
 
-    def _open(self, path: str, rules: RedactionRules, match_on: Sequence[str], exhausted: str) -> None:
-        if self.writer is not None:
-            self.writer.finish()  # the cassette in use may be the one loaded again
-        self.path = Path(path).expanduser() if path else None
-        cassette = self._load()
-        self.locked = self.mode == RecordMode.ONCE and bool(cassette.interactions)
-        self.misses.clear()
-        self.matcher = Matcher(cassette.interactions, match_on, exhausted)
-        self.redactor = Redactor.adding_to(cassette, rules)
-        self.writer = BatchWriter(CassetteWriter(self.path, cassette.interactions)) if self.path else None
-        logger.info("ucwa-vcr: %s, mode %s, %d interactions", self.path or "no cassette", self.mode,
-                    len(cassette.interactions))
-
-    def _load(self) -> Cassette:
-        if self.path is None:
-            if self.mode != RecordMode.NONE:
-                raise UsageError(f"ucwa_cassette: record mode {self.mode.value!r} needs a cassette file to write; "
-                                 "set ucwa_cassette=PATH (or use ucwa_record_mode=none)")
-            return Cassette()
-        try:
-            cassette = load_cassette(self.path) if self.path.exists() else Cassette()
-            if self.mode != RecordMode.NONE:
-                check_writable(self.path)
-        except FileError as e:
-            raise UsageError(f"ucwa_cassette: {e}") from None
-        return cassette
-
     @property
     def offline(self) -> bool:
         """Whether no request may reach a server."""
         return self.mode == RecordMode.NONE or self.locked
+
+    @property
+    def recording(self) -> bool:
+        """Whether exchanges from servers are written to the cassette."""
+        return self.path is not None and not self.offline
 
     def replays(self) -> bool:
         """Whether requests are answered from the cassette at all."""
         return self.mode != RecordMode.ALL
 
     def is_ucwa(self, flow: http.HTTPFlow) -> bool:
-        """Whether a flow is UCWA traffic (by `ucwa_hosts`, or by the protocol's URLs)."""
+        """Whether a flow is UCWA traffic: by `ucwa_hosts` when set, else by the protocol's URLs and by the hosts
+        the session's own answers linked to."""
+        host = flow.request.pretty_host
         if self.hosts is not None:
-            return bool(self.hosts.search(flow.request.pretty_host))
-        return protocol.is_ucwa(flow.request.pretty_host, flow.request.path)
+            return bool(self.hosts.search(host))
+        return host.lower() in self.linked or protocol.is_ucwa(host, flow.request.path)
+
+    def learn(self, flow: http.HTTPFlow) -> None:
+        """Take the hosts a UCWA answer links to (discovery's pool, the token endpoint, Location) as UCWA hosts."""
+        response = flow.response
+        if response is None or not self.is_ucwa(flow):
+            return
+        ctype = response.headers.get("content-type", "").lower()
+        body = (response.get_text(strict=False) or "") if any(m in ctype for m in _TEXT_MARKERS) else ""
+        new = protocol.linked_hosts(list(response.headers.items(multi=True)), body) - self.linked
+        if new:
+            self.linked |= new
+            logger.info("ucwa-vcr: %s linked by %s: UCWA from now on", ", ".join(sorted(new)),
+                        self.matcher.redactor.text(flow.request.pretty_url))
 
     def should_record(self, flow: http.HTTPFlow) -> bool:
         """Whether a completed flow from a server belongs in the cassette."""
-        if self.path is None or self.offline or not self.is_ucwa(flow):
+        if not self.recording or not self.is_ucwa(flow):
             return False
         return not self.meetings_only or protocol.is_online_meetings(flow.request.path)
+
+    def passed_through(self, flow: http.HTTPFlow) -> None:
+        """Count a server's answer that is not recorded; warn once per host and path prefix when the host is
+        one the session's answers linked to (only `ucwa_hosts` or the record scope can leave it out)."""
+        if not self.recording:
+            return
+        host = flow.request.pretty_host.lower()
+        self.tally.passed[host] += 1
+        prefix = "/" + flow.request.path.lstrip("/").partition("/")[0].partition("?")[0]
+        if host in self.linked and not self.meetings_only and (host, prefix) not in self.tally.warned:
+            self.tally.warned.add((host, prefix))
+            logger.warning("ucwa-vcr: not recording %s%s/...: the session links to %s but ucwa_hosts leaves it out",
+                           host, prefix, host)
 
     async def record(self, interaction: Interaction) -> None:
         """Redact an exchange, add it to the cassette, and return once the cassette on disk holds it."""
         assert self.writer is not None  # should_record() never lets a flow through without a cassette
         clean = self.redactor.interaction(interaction)
+        # UNSCANNED-HOOK
         self.matcher.add(clean)
         await self.writer.write(dump_interaction(clean))
+        self.tally.written += 1
+
+    def not_written(self, flow: http.HTTPFlow, e: Exception) -> None:
+        """Say at once that an exchange could not be recorded (its client was answered all the same)."""
+        self.tally.not_written += 1
+        logger.error("ucwa-vcr: NOT RECORDED %s %s: %s: %s", flow.request.method,
+                     self.matcher.redactor.text(flow.request.pretty_url), type(e).__name__,
+                     self.matcher.redactor.text(str(e).splitlines()[0] if str(e) else ""))
 
     @command.command("ucwa.rewind")
     def rewind(self) -> None:
@@ -136,3 +218,4 @@ class CassetteSession(OptionsAddon):
         if self.writer is not None:
             await self.writer.drain()
             self.writer.finish()
+        logger.info("%s", self.tally.summary(self.path, self.recording))
