@@ -277,11 +277,11 @@ def test_redact_that_cannot_keep_its_backup_says_so_in_one_line(run_ucwa_vcr, tm
 def test_terminal_output_is_rich(tmp_path, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)  # tests/conftest.py quiets colours
 
-    def render(*argv: str) -> str:
+    def render(*argv: str, code: int = 0) -> str:
         buffer = io.StringIO()
         assert commands.run(build_parser().parse_args(list(argv)),
                             Console(file=buffer, force_terminal=True, color_system="standard", width=160,
-                                    highlight=False)) == 0
+                                    highlight=False)) == code
         return buffer.getvalue()
 
     table = render("show", SEED)
@@ -291,6 +291,8 @@ def test_terminal_output_is_rich(tmp_path, monkeypatch):
     other = tmp_path / "other.yaml"
     cassette = load_cassette(SEED)
     cassette.interactions[0].response.status = 409
+    cassette.interactions[0].response.headers[0] = ("Content-Type", "application/xml")
     save_cassette(other, cassette)
-    diffed = render("diff", SEED, str(other))
+    diffed = render("diff", SEED, str(other), code=1)
     assert "~ changed  A#0 B#0" in diffed and "status: 200 -> 409" in diffed and "\x1b[33m" in diffed
+    assert "header Content-Type: application/json -> application/xml" in diffed

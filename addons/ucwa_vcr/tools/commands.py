@@ -3,10 +3,10 @@
 Usage:
     ucwa-vcr show today.yaml [--filter '~m POST & ~u myOnlineMeetings'] [--json]
     ucwa-vcr show today.yaml 7                      # exchange 7 whole, bodies pretty-printed
-    ucwa-vcr diff before.yaml after.yaml [--strict] [--json]
+    ucwa-vcr diff before.yaml after.yaml [--strict] [--json]   # exit 1 when they differ, like diff(1)
     ucwa-vcr lint cassettes/*.yaml                  # non-zero when a live secret or a broken file is found
-    ucwa-vcr redact old.yaml [-o clean.yaml]        # in place keeps old.yaml.orig
-    ucwa-vcr import capture.saz|session.har|flows.mitm -o today.yaml [--append]
+    ucwa-vcr redact old.yaml [-o clean.yaml]        # in place keeps old.yaml.orig (refused if it exists)
+    ucwa-vcr import capture.saz|session.har|flows.mitm -o today.yaml [--append | --force]
     ucwa-vcr export today.yaml -o today.har|vcr.yaml
 
 Output is rich (tables, highlighted bodies, coloured diffs, progress) on a terminal, plain otherwise.
@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,12 +31,23 @@ from rich.table import Table
 from ..cassette.cache import load_cassette
 from ..cassette.model import Cassette, Message
 from ..cassette.writer import check_writable, save_cassette
-from ..errors import UcwaVcrError, UsageError
+from ..errors import FileError, UcwaVcrError, UsageError
 from ..redact import RedactionRules, Redactor
 from . import exporter, importer
-from .diff import diff
+from .diff import IGNORED_HEADERS, MISSING, diff
 from .lint import lint
 from .show import pretty_body, rows, select
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, but lines never break inside a header name such as Last-Modified."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False)
 
 
 def add_parsers(sub: Any) -> None:
@@ -46,14 +59,7 @@ def add_parsers(sub: Any) -> None:
     show.add_argument("--filter", metavar="EXPR", help="mitmproxy flow filter, e.g. '~m POST & ~u myOnlineMeetings'")
     show.add_argument("--json", action="store_true", help="machine-readable output")
 
-    dif = sub.add_parser("diff", help="what changed between two cassettes",
-                         description="Exchanges added, removed or changed from A to B, paired the way replay matches "
-                                     "requests; ETags, dates and application ids are ignored unless --strict.")
-    dif.add_argument("a")
-    dif.add_argument("b")
-    dif.add_argument("--strict", action="store_true", help="also report ETags, dates and application ids")
-    dif.add_argument("--json", action="store_true", help="machine-readable output")
-
+    dif = _diff_parser(sub)
     lin = sub.add_parser("lint", help="find live secrets and broken cassettes (for pre-commit and CI)",
                          description="Exit 1 when a cassette holds anything today's redaction would change (a live "
                                      "secret) or does not parse; one line per finding.")
@@ -61,20 +67,25 @@ def add_parsers(sub: Any) -> None:
     _redaction_args(lin)
 
     red = sub.add_parser("redact", help="apply today's redaction rules to an existing cassette",
-                         description="Redact CASSETTE in place (keeping CASSETTE.orig, which still holds the "
-                                     "secrets) or into --output.")
+                         description="Redact CASSETTE in place, first copying it to CASSETTE.orig (which still "
+                                     "holds the secrets), or into --output, leaving CASSETTE as it is. An existing "
+                                     "CASSETTE.orig is never overwritten: redacting in place is then refused.")
     red.add_argument("cassette")
-    red.add_argument("-o", "--output", help="write here instead of in place")
+    red.add_argument("-o", "--output", help="write here instead of in place (no backup needed)")
     _redaction_args(red)
 
     imp = sub.add_parser("import", help="make a cassette from a HAR, mitmproxy flow file or Fiddler .saz",
                          description="Read exchanges from HAR files (browser developer tools), mitmproxy flow files "
-                                     "(mitmdump -w) or Fiddler archives (.saz), redact them, and write a cassette.")
+                                     "(mitmdump -w) or Fiddler archives (.saz), redact them, and write a cassette. An "
+                                     "existing cassette is added to with --append, replaced with --force, and "
+                                     "otherwise left alone (the import is refused).")
     imp.add_argument("sources", nargs="+", metavar="SOURCE")
-    imp.add_argument("-o", "--output", required=True, help="cassette to write")
+    imp.add_argument("-o", "--output", required=True,
+                     help="cassette to write; if it exists, --append or --force says what to do with it")
     imp.add_argument("--format", choices=("auto", *importer.FORMATS), default="auto",
                      help="input format (default: by content)")
-    imp.add_argument("--append", action="store_true", help="add to the cassette instead of replacing it")
+    imp.add_argument("--append", action="store_true", help="add to the existing cassette")
+    imp.add_argument("--force", action="store_true", help="replace the existing cassette")
     _redaction_args(imp)
 
     exp = sub.add_parser("export", help="write a cassette as HAR or as a VCR.py cassette",
@@ -85,6 +96,25 @@ def add_parsers(sub: Any) -> None:
 
     for parser, tool in ((show, _show), (dif, _diff), (lin, _lint), (red, _redact), (imp, _import), (exp, _export)):
         parser.set_defaults(tool=tool)
+
+
+def _diff_parser(sub: Any) -> argparse.ArgumentParser:
+    ignored = ", ".join(IGNORED_HEADERS)
+    dif: argparse.ArgumentParser = sub.add_parser(
+        "diff", help="what changed between two cassettes (exit 1 when they differ)", formatter_class=_Formatter,
+        description="Exchanges added, removed or changed from A to B, paired the way replay matches requests; of "
+                    "each pair the response status, headers and body are compared (header names in any case and "
+                    "order, a repeated header's values in order). "
+                    f"Unless --strict, these headers are ignored: {ignored}; and so are application ids, "
+                    "\\/Date(...)\\/ and ISO 8601 timestamps in other header values and in bodies, and ETag fields "
+                    "in bodies. Exit status: 0 when A and B are the same, 1 when they differ, 2 on bad input.")
+    dif.add_argument("a", help="the cassette before")
+    dif.add_argument("b", help="the cassette after")
+    dif.add_argument("--strict", action="store_true",
+                     help=f"compare everything: also the headers {ignored}, and application ids, dates and "
+                          "ETags in other headers and in bodies")
+    dif.add_argument("--json", action="store_true", help="machine-readable output")
+    return dif
 
 
 def _redaction_args(parser: argparse.ArgumentParser) -> None:
@@ -163,7 +193,7 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
     result = diff(load_cassette(args.a), load_cassette(args.b), strict=args.strict)
     if args.json:
         print(json.dumps(result.as_dict(), indent=1, ensure_ascii=False))
-        return 0
+        return 1 if result.differs else 0
     out = console.print if console.is_terminal else (lambda text, style="", **_: print(text))
     for n, label in result.removed:
         out(f"- removed  A#{n}  {label}", style="red", markup=False)
@@ -173,6 +203,8 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
         out(f"~ changed  A#{c.position_a} B#{c.position_b}  {c.label}", style="yellow", markup=False)
         if c.status:
             out(f"    status: {c.status[0]} -> {c.status[1]}", markup=False)
+        for name, was_header, now_header in c.headers:
+            out(f"    header {name}: {_or_absent(was_header)} -> {_or_absent(now_header)}", markup=False)
         for where, was, now in c.fields:
             out(f"    {where}: {was} -> {now}", markup=False)
         for line in c.text:
@@ -180,7 +212,11 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
                 markup=False)
     print(f"{len(result.added)} added, {len(result.removed)} removed, {len(result.changed)} changed, "
           f"{result.same} unchanged")
-    return 0
+    return 1 if result.differs else 0
+
+
+def _or_absent(value: str | None) -> str:
+    return MISSING if value is None else value
 
 
 def _lint(args: argparse.Namespace, console: Console) -> int:
@@ -194,23 +230,63 @@ def _lint(args: argparse.Namespace, console: Console) -> int:
 
 def _redact(args: argparse.Namespace, console: Console) -> int:
     source = Path(args.cassette)
+    target = Path(args.output) if args.output else source
+    backup = None if args.output else source.with_name(source.name + ".orig")
+    if args.output and os.path.realpath(target) == os.path.realpath(source):
+        raise UsageError(f"-o {args.output}: that is the cassette itself; leave out -o to redact it in place "
+                         f"(keeping {source.name}.orig)")
     cassette = load_cassette(source)
+    if backup is not None and os.path.lexists(backup):
+        raise FileError(_backup_taken(backup))
     redactor = Redactor.adding_to(cassette, _rules(args))
     clean = Cassette([redactor.interaction(i) for i in cassette.interactions])
     changed = sum(a != b for a, b in zip(cassette.interactions, clean.interactions, strict=True))
-    target = Path(args.output) if args.output else source
-    if not args.output:
-        shutil.copy2(source, source.with_name(source.name + ".orig"))
     check_writable(target)
-    save_cassette(target, clean)
-    note = "" if args.output else f" (the original, secrets and all, is in {source.name}.orig)"
-    print(f"{target}: {changed} of {len(clean.interactions)} exchanges redacted{note}")
+    if backup is None:
+        save_cassette(target, clean)
+        where = f"the original is still in {source}, unchanged"
+    else:
+        _keep_backup(source, backup)
+        try:
+            save_cassette(target, clean)
+        except BaseException:
+            backup.unlink()  # the cassette is as it was, and a stale backup would block the next try
+            raise
+        where = f"the original, secrets and all, is in {backup}"
+    print(f"{target}: {changed} of {len(clean.interactions)} exchanges redacted; {where}")
     return 0
+
+
+def _backup_taken(backup: Path) -> str:
+    return (f"{backup} already exists (a backup from an earlier redact?) and is never overwritten; nothing written: "
+            f"move it away first, or write the redacted copy elsewhere with -o")
+
+
+def _keep_backup(source: Path, backup: Path) -> None:
+    """Copy the cassette to its backup, refusing if a file of that name appeared meanwhile."""
+    try:
+        copy = backup.open("xb")
+    except FileExistsError:
+        raise FileError(_backup_taken(backup)) from None
+    try:
+        with copy, source.open("rb") as original:
+            shutil.copyfileobj(original, copy)
+        shutil.copystat(source, backup)
+    except OSError:
+        backup.unlink(missing_ok=True)  # half a copy would pass for the original later
+        raise
 
 
 def _import(args: argparse.Namespace, console: Console) -> int:
     target = Path(args.output)
+    if args.append and args.force:
+        raise UsageError("--append and --force together: choose one (--append adds to the cassette, --force "
+                         "replaces it)")
     check_writable(target)
+    replacing = os.path.lexists(target) and not args.append
+    if replacing and not args.force:
+        raise UsageError(f"-o {target}: the cassette already exists; nothing written: add --append to add to it, "
+                         f"or --force to replace it")
     existing = load_cassette(target) if args.append and target.exists() else Cassette()
 
     def progress(items: Iterable[int], total: int) -> Iterable[int]:
@@ -223,7 +299,8 @@ def _import(args: argparse.Namespace, console: Console) -> int:
     redactor = Redactor.adding_to(existing, _rules(args))
     cassette = Cassette(existing.interactions + [redactor.interaction(i) for i in interactions])
     save_cassette(target, cassette)
-    print(f"{target}: {len(interactions)} exchanges imported, redacted ({len(cassette.interactions)} in all)")
+    note = "; the cassette that was there is replaced" if replacing else ""
+    print(f"{target}: {len(interactions)} exchanges imported, redacted ({len(cassette.interactions)} in all){note}")
     return 0
 
 

@@ -1,8 +1,9 @@
-"""Comparing two cassettes: exchanges added, removed and changed, with field-level body differences.
+"""Comparing two cassettes: exchanges added, removed and changed, with header and field-level body differences.
 
 Exchanges are paired the way replay matches requests (same normalised method, URL and representation,
-in recorded order). Unless `strict`, what changes between any two sessions is ignored: application ids,
-ETags, `\\/Date(…)\\/` and ISO 8601 timestamps.
+in recorded order); their responses are compared: status, headers, body. Unless `strict`, what changes between
+any two sessions is ignored: the headers in IGNORED_HEADERS, application ids, ETags, `\\/Date(…)\\/` and ISO 8601
+timestamps.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any
 
 from lxml import etree
 
-from ..cassette.model import Cassette, Interaction, Response
+from ..cassette.model import Cassette, Headers, Interaction, Response
 from ..match import Matcher
 from ..protocol import APPLICATION_ID, parse_xml
 
@@ -26,6 +28,9 @@ _VOLATILE = [
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?"), "<timestamp>"),
 ]
 _VOLATILE_FIELDS = re.compile(r"(^|/|\[name=)etag\]?$", re.IGNORECASE)
+# Response headers skipped unless strict: new in every session, or (Content-Length) following from a body that is
+# compared on its own, whose length changes with an application id or is that of the compressed bytes.
+IGNORED_HEADERS = ("ETag", "Date", "Expires", "Last-Modified", "Content-Length")
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Change:
     position_b: int
     label: str
     status: tuple[int, int] | None
+    headers: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (name, in A, in B); None: absent
     fields: list[tuple[str, str, str]] = field(default_factory=list)  # (where, in A, in B)
     text: list[str] = field(default_factory=list)  # unified diff lines for bodies that are neither JSON nor XML
 
@@ -47,11 +53,17 @@ class CassetteDiff:
     changed: list[Change] = field(default_factory=list)
     same: int = 0
 
+    @property
+    def differs(self) -> bool:
+        """Whether anything was added, removed or changed."""
+        return bool(self.added or self.removed or self.changed)
+
     def as_dict(self) -> dict[str, Any]:
         return {"added": [{"index": i, "request": label} for i, label in self.added],
                 "removed": [{"index": i, "request": label} for i, label in self.removed],
                 "changed": [{"index_a": c.position_a, "index_b": c.position_b, "request": c.label,
                              "status": list(c.status) if c.status else None,
+                             "headers": [{"name": n, "a": a, "b": b} for n, a, b in c.headers],
                              "fields": [{"where": w, "a": a, "b": b} for w, a, b in c.fields], "text": c.text}
                             for c in self.changed],
                 "unchanged": self.same}
@@ -106,6 +118,29 @@ def body_fields(response: Response) -> dict[str, str] | None:
     return None
 
 
+def _by_name(headers: Headers) -> dict[str, tuple[str, list[str]]]:
+    out: dict[str, tuple[str, list[str]]] = {}
+    for name, value in headers:
+        out.setdefault(name.lower(), (name, []))[1].append(value)
+    return out
+
+
+def compare_headers(a: Headers, b: Headers, strict: bool) -> list[tuple[str, str | None, str | None]]:
+    """(name, in A, in B) per differing header; names case-insensitive, repeated ones compared in order."""
+    in_a, in_b = _by_name(a), _by_name(b)
+    calm = (lambda s: s) if strict else _calm
+    ignored = set() if strict else {name.lower() for name in IGNORED_HEADERS}
+    out = []
+    for key in [k for k in in_a if k not in ignored] + [k for k in in_b if k not in in_a and k not in ignored]:
+        name, values_a = in_a.get(key, (in_b[key][0], []))
+        values_b = in_b.get(key, (name, []))[1]
+        repeated = max(len(values_a), len(values_b)) > 1
+        for n, (va, vb) in enumerate(zip_longest(values_a, values_b), 1):
+            if va is None or vb is None or calm(va) != calm(vb):
+                out.append((f"{name} #{n}" if repeated else name, va, vb))
+    return out
+
+
 def compare(a: Response, b: Response, strict: bool) -> tuple[list[tuple[str, str, str]], list[str]]:
     """Field differences of two bodies (JSON/XML), or unified diff lines for other text."""
     fields_a, fields_b = body_fields(a), body_fields(b)
@@ -137,9 +172,10 @@ def diff(a: Cassette, b: Cassette, strict: bool = False) -> CassetteDiff:
         for n, m in zip(pa, pb, strict=False):
             ia, ib = a.interactions[n], b.interactions[m]
             status = (ia.response.status, ib.response.status) if ia.response.status != ib.response.status else None
+            headers = compare_headers(ia.response.headers, ib.response.headers, strict)
             fields, text = compare(ia.response, ib.response, strict)
-            if status or fields or text:
-                result.changed.append(Change(n, m, label(ia), status, fields, text))
+            if status or headers or fields or text:
+                result.changed.append(Change(n, m, label(ia), status, headers, fields, text))
             else:
                 result.same += 1
         result.removed += [(n, label(a.interactions[n])) for n in pa[len(pb):]]
