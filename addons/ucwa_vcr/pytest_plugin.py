@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .errors import UsageError
 from .options import RecordMode
 
 if TYPE_CHECKING:
@@ -95,8 +96,11 @@ def ucwa_proxy(request: pytest.FixtureRequest, _ucwa_session_proxy: ProxyThread)
     if mode != RecordMode.NONE:
         cassette.parent.mkdir(parents=True, exist_ok=True)
     proxy = _ucwa_session_proxy
-    proxy.use(ucwa_cassette=str(cassette), ucwa_record_mode=mode, ucwa_faults=opts.get("ucwa_faults", ""),
-              ucwa_inject=opts.get("ucwa_inject", []))
+    try:
+        proxy.use(ucwa_cassette=str(cassette), ucwa_record_mode=mode, ucwa_faults=opts.get("ucwa_faults", ""),
+                  ucwa_inject=opts.get("ucwa_inject", []))
+    except UsageError as e:  # a missing cassette, a bad rules file: one line in the report, not a traceback
+        pytest.fail(str(e), pytrace=False)
     request.node.stash[_PROXY] = proxy
     yield UcwaProxy(url=f"http://127.0.0.1:{proxy.port}", ca_bundle=str(proxy.confdir / "mitmproxy-ca-cert.pem"),
                     cassette=cassette, record_mode=mode, _proxy=proxy)

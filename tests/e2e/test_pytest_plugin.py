@@ -23,6 +23,9 @@ def test_n(ucwa_proxy, n):
     with open("urls.txt", "a") as f:
         f.write(ucwa_proxy.url + " " + str(ucwa_proxy.cassette) + "\\n")
 ''')
+    (pytester.path / "cassettes").mkdir()
+    for n in range(5):
+        (pytester.path / "cassettes" / f"test_n_{n}_.yaml").write_text("version: 1\ninteractions: []\n")
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=5)
     lines = (pytester.path / "urls.txt").read_text().splitlines()
     assert len({line.split()[0] for line in lines}) == 1, "one proxy for the session"
@@ -47,6 +50,21 @@ def test_wrong_meeting(ucwa_proxy):
         "*no recorded answer for GET https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings/999*",
         "*path: recorded '//v1/applications/{app}/onlineMeetings/myOnlineMeetings', got*",
     ])
+
+
+def test_a_cassette_that_does_not_exist_fails_its_test_in_one_line(pytester):
+    pytester.makepyfile(test_typo='''
+import pytest
+
+@pytest.mark.ucwa_cassette("cassettes/tpyo.yaml")
+def test_replay(ucwa_proxy):
+    pass
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ucwa_cassette: */cassettes/tpyo.yaml: no such cassette (record mode none replays an "
+                                 "existing one*"])
+    assert "Traceback" not in result.stdout.str() and "OptionsError" not in result.stdout.str()
 
 
 def test_record_mode_option_is_validated(pytester):

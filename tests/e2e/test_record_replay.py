@@ -28,7 +28,8 @@ def record_session(start_proxy, fake, canaries, cassette: Path, *sets: str):
     proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all", *sets)
     client = Client(proxy.session(), fake.discovery_url, canaries["password"])
     steps = client.full_session()
-    not_ucwa = proxy.session().get(fake.url + "/static/app.js", timeout=10)
+    # another host: the fake's own host is UCWA for the session once its answers link to it
+    not_ucwa = proxy.session().get(fake.url.replace("127.0.0.1", "localhost") + "/static/app.js", timeout=10)
     assert not_ucwa.status_code == 200
     proxy.stop()
     return steps

@@ -13,10 +13,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mitmproxy import options
+from mitmproxy import exceptions, options
 from mitmproxy.tools.dump import DumpMaster
 
 from .. import make_addons
+from ..errors import UsageError
 from ..options import RecordMode
 from .session import CassetteSession
 
@@ -71,8 +72,11 @@ class ProxyThread:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
 
     def use(self, **opts: Any) -> None:
-        """Switch options (cassette, mode, faults) for the next test."""
-        self.call(self.master.options.update, **opts)
+        """Switch options (cassette, mode, faults) for the next test; UsageError (one line) when one is refused."""
+        try:
+            self.call(self.master.options.update, **opts)
+        except exceptions.OptionsError as e:
+            raise UsageError(str(e)) from None
 
     def misses(self) -> list[str]:
         """Explanations of the requests answered with a miss since the current cassette was loaded."""
