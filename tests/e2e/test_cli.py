@@ -52,6 +52,20 @@ def test_unwritable_cassette_fails_at_start_with_path_and_reason(tmp_path):
     assert "Traceback" not in out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("how", ["cli", "mitmdump"])
+def test_a_cassette_to_replay_that_does_not_exist_is_refused_at_start_with_its_path(tmp_path, how):
+    typo = tmp_path / "tpyo.yaml"
+    port = str(free_port())
+    if how == "cli":
+        out = run(str(BIN / "ucwa-vcr"), "replay", str(typo), "--listen-port", port)
+    else:
+        out = run(str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-port", port, "--set", f"ucwa_cassette={typo}",
+                  "--set", "ucwa_record_mode=none")
+    assert out.returncode != 0, "refused, not served as an empty cassette"
+    assert f"ucwa_cassette: {typo}: no such cassette" in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+
+
 def test_bad_cassette_is_refused_with_file_and_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\ninteractions:\n- request: !!python/object/apply:os.system ['true']\n")
