@@ -8,6 +8,8 @@ __version__ = "0.1.0"
 
 # The cassette `ucwa-vcr replay` serves when given none: the samples of Microsoft's myOnlineMeetings page.
 DEFAULT_CASSETTE = Path(__file__).with_name("seed.yaml")
+# The file to pass to `mitmdump -s` (`ucwa-vcr addon` prints it; addons/ucwa.py in a checkout links to it).
+ADDON_SCRIPT = Path(__file__).parent / "addon" / "ucwa.py"
 
 
 def make_addons() -> list[object]:

@@ -8,11 +8,14 @@ import threading
 
 import pytest
 import requests
+import ucwa_vcr
 from processes import BIN, SCRIPT, Proxy, files_containing, free_port
 from ucwa_client import Client
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.cache import load_cassette
 from ucwa_vcr.cassette.codec import COMPLETE
+from ucwa_vcr.cassette.model import Cassette
+from ucwa_vcr.cassette.writer import save_cassette
 
 SEED_URL = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
 
@@ -73,6 +76,25 @@ def test_bad_cassette_is_refused_with_file_and_line(tmp_path):
     assert out.returncode != 0
     assert f"{bad}:3: unsupported YAML tag" in out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_a_tool_whose_reader_goes_away_stops_quietly(tmp_path):
+    big = tmp_path / "big.yaml"
+    seed = load_cassette(DEFAULT_CASSETTE)
+    save_cassette(big, Cassette(seed.interactions * 2000))  # far more rows than a pipe buffers
+    proc = subprocess.Popen([str(BIN / "ucwa-vcr"), "show", str(big)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None and proc.stdout.readline()  # as `| head -1` does
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141, "128 + SIGPIPE, as Unix tools end"
+    assert err == b"", "no 'Broken pipe', no traceback"
+
+
+def test_addon_prints_the_file_for_mitmdump_inside_the_package():
+    out = run(str(BIN / "ucwa-vcr"), "addon")
+    assert out.returncode == 0 and out.stdout.strip() == str(ucwa_vcr.ADDON_SCRIPT)
+    assert ucwa_vcr.ADDON_SCRIPT.is_file() and SCRIPT.resolve() == ucwa_vcr.ADDON_SCRIPT.resolve()
 
 
 def test_help_lists_the_commands_and_options():

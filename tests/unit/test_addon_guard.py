@@ -172,3 +172,16 @@ def test_an_interaction_with_surrogate_headers_builds_a_flow():
     recorded = Interaction(Request(url=MEETINGS, headers=[("X-Who", "caf\udce9")]), Response(status=204))
     flow = flow_of(recorded)
     assert flow.request.headers.fields[0] == (b"X-Who", b"caf\xe9")
+
+
+async def test_what_ucwa_vcr_answered_is_marked_for_mitmproxys_uis_with_the_why_as_comment():
+    with proxy(ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none",
+               ucwa_inject=["DELETE myOnlineMeetings=ServiceFailure"]) as (addons, _):
+        replayed, missed = live(), live(MEETINGS + "/no-such-meeting")
+        faulted = tflow.tflow(req=http.Request.make("DELETE", MEETINGS, b"", {"Accept": "application/json"}))
+        for flow in (replayed, missed, faulted):
+            await run_request_hooks(addons, flow)
+    assert (replayed.marked, missed.marked, faulted.marked) == (":arrow_forward:", ":x:", ":zap:")
+    assert replayed.comment.startswith(f"ucwa-vcr: replayed from {DEFAULT_CASSETTE} (recorded 20")
+    assert missed.comment.startswith(f"ucwa-vcr: no recorded answer for GET {MEETINGS}/no-such-meeting")
+    assert faulted.comment.startswith("ucwa-vcr: fault inject 'DELETE myOnlineMeetings=ServiceFailure'")

@@ -206,12 +206,14 @@ async def test_only_the_recording_modes_record(tmp_path, mode, records):
     assert len(load_cassette(path).interactions) == 4 + records
 
 
-async def test_replay_only_without_a_cassette_records_nothing(tmp_path):
+async def test_replay_only_without_a_cassette_serves_the_seed_and_records_nothing(tmp_path):
+    seed = DEFAULT_CASSETTE.read_bytes()
     with recording(ucwa_record_mode="none") as (session, recorder, _tctx):
         await recorder.response(exchange("GET", MEETINGS))
         await session.done()
-        assert session.matcher.interactions == []
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+        assert session.path == DEFAULT_CASSETTE and len(session.matcher.interactions) == 4
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and "cassette-cache" not in p.parts] == []
+    assert DEFAULT_CASSETTE.read_bytes() == seed
 
 
 async def test_a_flow_without_a_response_is_not_recorded(tmp_path):

@@ -445,4 +445,4 @@ async def test_a_recording_mode_without_a_cassette_is_refused(tmp_path):
             tctx.options.update(ucwa_record_mode="once")
         with pytest.raises(exceptions.OptionsError, match=r"^ucwa_cassette: cannot write cassette .*: folder .* does not exist$"):
             tctx.options.update(ucwa_record_mode="all", ucwa_cassette=str(tmp_path / "no" / "such" / "c.yaml"))
-        assert session.mode == "none" and session.path is None
+        assert session.mode == "none" and session.path == DEFAULT_CASSETTE

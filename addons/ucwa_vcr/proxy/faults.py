@@ -32,7 +32,7 @@ from ..fault_rules import (
     parse_rule,
     parse_shorthand,
 )
-from .flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response
+from .flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response, mark
 from .guard import guarded
 from .options_addon import OptionsAddon
 
@@ -90,6 +90,7 @@ class UcwaFaults(OptionsAddon):
             return
         logger.info("ucwa-vcr: fault %s on %s %s", rule.label, req.method, req.pretty_url)
         flow.metadata[FAULT_LABEL] = rule.label
+        mark(flow, Answer.FAULTED, f"ucwa-vcr: fault {rule.describe()}")
         wait = rule.delay or (HANG_SECONDS if rule.transport == "hang" else 0)
         if wait:
             await asyncio.sleep(wait)

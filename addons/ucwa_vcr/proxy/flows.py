@@ -25,6 +25,16 @@ class Answer(StrEnum):
     FAILED = "failed"  # a ucwa-vcr hook failed offline: the proxy answered with its own 500
 
 
+# How mitmproxy's UIs (console, mitmweb) show what ucwa-vcr did with a flow: a mark, and the why as its comment.
+MARKS = {Answer.REPLAYED: ":arrow_forward:", Answer.MISS: ":x:", Answer.FAULTED: ":zap:", Answer.FAILED: ":warning:"}
+
+
+def mark(flow: http.HTTPFlow, how: Answer, comment: str) -> None:
+    """Show in mitmproxy's UIs how ucwa-vcr handled a flow (a fault may act on a real answer: only marked)."""
+    flow.marked = MARKS[how]
+    flow.comment = comment
+
+
 _HOP_BY_HOP = ("transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade")
 
 

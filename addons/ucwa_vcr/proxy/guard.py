@@ -22,7 +22,7 @@ from mitmproxy.proxy import server_hooks
 
 from .. import protocol
 from ..redact import Redactor
-from .flows import ANSWERED_BY, Answer
+from .flows import ANSWERED_BY, Answer, mark
 from .session import CassetteSession
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,9 @@ class UcwaOfflineGuard:
             return
         problem = flow.metadata.get(FAILURE) or "no ucwa-vcr addon answered this request (see the log)"
         flow.metadata[ANSWERED_BY] = Answer.FAILED
-        flow.response = failure_response(flow, f"ucwa-vcr: offline, nothing was forwarded: {problem}")
+        problem = f"ucwa-vcr: offline, nothing was forwarded: {problem}"
+        mark(flow, Answer.FAILED, problem)
+        flow.response = failure_response(flow, problem)
 
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         if self.session.offline:

@@ -21,7 +21,7 @@ from mitmproxy import http
 
 from .. import protocol
 from ..match import Miss
-from .flows import ANSWERED_BY, Answer, error_response, request_of, response_of
+from .flows import ANSWERED_BY, Answer, error_response, mark, request_of, response_of
 from .guard import FAILURE, guarded
 from .options_addon import OptionsAddon
 from .session import CassetteSession
@@ -79,6 +79,7 @@ class UcwaReplayer(OptionsAddon):
                 await self._answer_miss(flow, found)
             return  # otherwise the request goes to the server and the recorder keeps its answer
         flow.metadata[ANSWERED_BY] = Answer.REPLAYED
+        mark(flow, Answer.REPLAYED, f"ucwa-vcr: replayed from {session.path} (recorded {found.started})")
         session.tally.replayed += 1
         if self.options.ucwa_latency:
             await asyncio.sleep(found.duration * self.options.ucwa_latency / 100)
@@ -86,6 +87,7 @@ class UcwaReplayer(OptionsAddon):
 
     async def _answer_miss(self, flow: http.HTTPFlow, miss: Miss) -> None:
         flow.metadata[ANSWERED_BY] = Answer.MISS
+        mark(flow, Answer.MISS, miss.explain())
         if protocol.is_events(flow.request.path.partition("?")[0]):
             await self._hold_events(flow)
             return

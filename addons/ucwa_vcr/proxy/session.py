@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mitmproxy import command, http
 
-from .. import protocol
+from .. import DEFAULT_CASSETTE, protocol
 from ..cassette.cache import load_cassette
 from ..cassette.codec import dump_interaction
 from ..cassette.model import Cassette, Interaction
@@ -37,11 +37,9 @@ _TEXT_MARKERS = ("json", "xml", "html", "text")
 
 def _load(path: Path | None, mode: RecordMode) -> Cassette:
     """The cassette to start from; UsageError naming the option when it cannot be used in this mode."""
-    if path is None:
-        if mode != RecordMode.NONE:
-            raise UsageError(f"ucwa_cassette: record mode {mode.value!r} needs a cassette file to write; "
-                             "set ucwa_cassette=PATH (or use ucwa_record_mode=none)")
-        return Cassette()
+    if path is None:  # mode none without a cassette replays the shipped seed
+        raise UsageError(f"ucwa_cassette: record mode {mode.value!r} needs a cassette file to write; "
+                         "set ucwa_cassette=PATH (or use ucwa_record_mode=none)")
     if mode == RecordMode.NONE and not path.exists():
         raise UsageError(f"ucwa_cassette: {path}: no such cassette (record mode none replays an existing one; "
                          "check the path, or record it first with ucwa_record_mode=once)")
@@ -56,6 +54,21 @@ def _load(path: Path | None, mode: RecordMode) -> Cassette:
 
 def _exchanges(n: int) -> str:
     return f"{n} exchange{'' if n == 1 else 's'}"
+
+
+def describe(path: Path | None, mode: RecordMode, held: int) -> str:
+    """What the proxy does with the cassette, in words (mode `all` on a cassette that holds exchanges says it
+    appends: a recording is never added to an old one silently)."""
+    if path is None:
+        return "no cassette yet"
+    if mode == RecordMode.NONE or (mode == RecordMode.ONCE and held):
+        why = ", mode once: it exists, so nothing is recorded" if mode == RecordMode.ONCE else ""
+        return f"replaying {path} offline ({_exchanges(held)}{why})"
+    if mode == RecordMode.NEW_EPISODES:
+        return f"replaying {path} ({_exchanges(held)}) and recording what it lacks (mode new_episodes)"
+    if held:
+        return f"recording into {path}, APPENDING to the {_exchanges(held)} it holds (mode all)"
+    return f"recording into {path} (mode {mode.value}, a new cassette)"
 
 
 @dataclass
@@ -104,6 +117,7 @@ class CassetteSession(OptionsAddon):
         self.redactor = Redactor()
         self.writer: BatchWriter | None = None
         self.tally = Tally()
+        self.held = 0  # exchanges in the cassette when it was loaded
         # the latest requests answered with a miss since the cassette was loaded (bounded: a long replay
         # with a wrong cassette must not grow without end)
         self.misses: deque[Miss] = deque(maxlen=MISSES_KEPT)
@@ -118,6 +132,8 @@ class CassetteSession(OptionsAddon):
         mode = RecordMode(opts.ucwa_record_mode)
         rules = RedactionRules.with_extra(opts.ucwa_redact_headers, opts.ucwa_redact_fields)
         path = Path(opts.ucwa_cassette).expanduser() if opts.ucwa_cassette else None
+        if path is None and mode == RecordMode.NONE:
+            path = DEFAULT_CASSETTE  # as `ucwa-vcr replay` with no cassette: the shipped seed
         if self.writer is not None:
             self.writer.finish()  # the cassette in use may be the one loaded again
         cassette = _load(path, mode)
@@ -130,13 +146,23 @@ class CassetteSession(OptionsAddon):
         self.writer = BatchWriter(CassetteWriter(path, cassette.interactions)) if path else None
         self.misses.clear()
         self.tally = Tally()
-        logger.info("ucwa-vcr: %s, mode %s, %d interactions", path or "no cassette", mode, len(cassette.interactions))
+        self.held = len(cassette.interactions)
+        if self._running:
+            logger.info("ucwa-vcr: now %s", describe(path, mode, self.held))
         if mode != RecordMode.ALL:
             # Replayed flows must never open a server connection: connect only when a request goes out,
             # and in offline modes do not look up upstream certificates either.
             self.options.update(connection_strategy="lazy")
             if self.offline:
                 self.options.update(upstream_cert=False)
+
+    def running(self) -> None:
+        super().running()
+        opts = self.options
+        where = f"{opts.listen_host or '*'}:{opts.listen_port or 8080}"
+        modes = [m for m in opts.mode if m != "regular"]
+        logger.info("ucwa-vcr: %s; proxy on %s%s", describe(self.path, self.mode, self.held), where,
+                    f" ({', '.join(modes)})" if modes else "")
 
     @property
     def offline(self) -> bool:

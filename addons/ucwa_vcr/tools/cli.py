@@ -5,6 +5,7 @@ Usage:
     ucwa-vcr replay [cassettes/today.yaml]          # offline; with no cassette, serves the shipped seed
     ucwa-vcr replay --reverse https://fe1.contoso.com --listen-port 8443
     ucwa-vcr replay today.yaml --faults faults.yaml --inject 'POST myOnlineMeetings$=TooManyOnlineMeetings'
+    mitmdump -s "$(ucwa-vcr addon)" --set ucwa_cassette=today.yaml    # the same addons under mitmdump
     ucwa-vcr show|diff|lint|redact|import|export ...  (see commands.py)
 """
 
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .. import DEFAULT_CASSETTE, __version__, make_addons
+from .. import ADDON_SCRIPT, DEFAULT_CASSETTE, __version__, make_addons
 from ..options import OPTIONS, Exhausted, RecordMode, RecordScope
 from . import commands
 
@@ -36,7 +37,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--confdir", metavar="DIR", help="mitmproxy's folder for its CA (default ~/.mitmproxy)")
     net.add_argument("--set", dest="sets", action="append", default=[], metavar="OPTION=VALUE",
                      help="any mitmproxy or ucwa_ option, as with mitmdump --set (repeatable)")
-    net.add_argument("-q", "--quiet", action="store_true", help="do not print each flow")
+    net.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     mutate = parser.add_argument_group("faults")
     mutate.add_argument("--faults", metavar="FILE", help="fault rules file (YAML): UCWA errors, delays, broken answers")
     mutate.add_argument("--inject", action="append", default=[], metavar="'METHOD PATH=ERROR'",
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="when a request's recorded answers are used up: repeat the last, or miss "
                           "(default %(default)s)")
     _common(rep)
+    sub.add_parser("addon", help="print the path of the addon file for mitmdump -s",
+                   description='Print the path of the file that wires ucwa-vcr\'s addons into mitmproxy, inside the '
+                               'installed package: mitmdump -s "$(ucwa-vcr addon)" --set ucwa_cassette=...')
     commands.add_parsers(sub)
     return parser
 
@@ -95,7 +99,7 @@ def options_for(args: argparse.Namespace) -> dict[str, Any]:
     if args.confdir:
         opts["confdir"] = args.confdir
     if args.quiet:
-        opts["flow_detail"] = 0
+        opts.update(flow_detail=0, termlog_verbosity="warn")
     if args.faults:
         opts["ucwa_faults"] = args.faults
     if args.inject:
@@ -138,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if hasattr(args, "tool"):  # show, diff, lint, redact, import, export
         return commands.run(args)
+    if args.command == "addon":
+        print(ADDON_SCRIPT)
+        return 0
     return asyncio.run(_serve(options_for(args), args.sets))
 
 

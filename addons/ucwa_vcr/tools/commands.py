@@ -15,9 +15,11 @@ Output is rich (tables, highlighted bodies, coloured diffs, progress) on a termi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import textwrap
 from collections.abc import Iterable
@@ -135,6 +137,12 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     except UcwaVcrError as e:
         print(f"ucwa-vcr {args.command}: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`ucwa-vcr show today.yaml | head`): stop quietly, as Unix tools do. Python's own
+        # flush of stdout at exit would fail again, so stdout becomes /dev/null first.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as e:  # e.g. the backup beside a cassette in a read-only folder
         print(f"ucwa-vcr {args.command}: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 2
