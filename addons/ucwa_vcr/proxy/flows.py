@@ -81,7 +81,9 @@ def response_of(recorded: Response, http_version: str = "HTTP/1.1") -> http.Resp
 
     The recorded Content-Encoding is applied again, Content-Length made true, hop-by-hop headers dropped.
     """
-    headers = header_bytes([(k, v) for k, v in recorded.headers if k.lower() not in _HOP_BY_HOP])
+    # HTTP/2 allows only lower-case names: sent that way, rather than corrected (and logged) by mitmproxy
+    h2 = http_version.startswith("HTTP/2")
+    headers = header_bytes([(k.lower() if h2 else k, v) for k, v in recorded.headers if k.lower() not in _HOP_BY_HOP])
     response = http.Response.make(recorded.status, b"", headers)
     response.http_version = http_version
     try:  # mitmproxy reads a reason as Latin-1, so a recorded one encodes back to its bytes

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import signal
 import sys
@@ -119,6 +120,9 @@ async def _serve(opts: dict[str, Any], sets: Sequence[str]) -> int:
     from mitmproxy.tools.dump import DumpMaster
 
     logging.getLogger().setLevel(logging.DEBUG)  # as mitmdump does: termlog_verbosity filters what is shown
+    for stream in (sys.stdout, sys.stderr):  # each line as it happens, also into a file or `| tee`
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
     for noisy in ("asyncio", "hpack", "quic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     master = DumpMaster(options.Options(), with_termlog=True, with_dumper=True)
