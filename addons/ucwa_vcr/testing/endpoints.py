@@ -69,13 +69,15 @@ def page_html() -> bytes:
 
 # -- open to anyone --------------------------------------------------------------------------------------------
 def discovery(h: Handler, req: Request) -> None:
-    h.respond_json(200, representations.discovery(req.base))
+    pool = f"http://{h.fake.pool_host}" if h.fake.pool_host else None
+    h.respond_json(200, representations.discovery(req.base, pool))
 
 
 def token(h: Handler, req: Request) -> None:
-    """POST the web ticket service: a password grant with the fake's password gets its token."""
+    """POST the web ticket service: a password grant with the fake's password gets its token (not online, where
+    the token comes from Azure AD)."""
     form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
-    if form.get("grant_type") != "password":
+    if form.get("grant_type") != "password" or h.fake.online:
         return h.respond_json(400, {"error": "unsupported_grant_type"}, {"Cache-Control": "no-store"})
     if form.get("password") != h.fake.password:
         return h.respond_json(400, {"error": "invalid_grant"}, {"Cache-Control": "no-store"})
@@ -99,12 +101,12 @@ def user(h: Handler, req: Request) -> None:
 def create_application(h: Handler, req: Request) -> None:
     """POST applications: the fake's one application, and the cwt_ucwa cookie for its photos."""
     fake = h.fake
-    h.respond_json(201, representations.application(req.app, fake.app_id, fake.ack),
+    h.respond_json(201, representations.application(req.app, fake.app_id, fake.ack, fake.available),
                    {"Set-Cookie": f"cwt_ucwa={fake.cookie}; path={req.app}/photos; secure; HttpOnly"})
 
 
 def application(h: Handler, req: Request) -> None:
-    h.respond_json(200, representations.application(req.app, h.fake.app_id, h.fake.ack))
+    h.respond_json(200, representations.application(req.app, h.fake.app_id, h.fake.ack, h.fake.available))
 
 
 def delete_application(h: Handler, req: Request) -> None:
@@ -169,7 +171,7 @@ def create_meeting(h: Handler, req: Request) -> None:
     with fake.lock:
         if fake.created >= fake.max_meetings:
             raise Refused("TooManyOnlineMeetings")
-        props = _input(req)
+        props = read_input(req)
         fake.created += 1
         mid = f"M{fake.created:04d}"
         meeting = fake.meetings[mid] = {"props": {k: props[k] for k in MEETING_FIELDS if k in props},
@@ -202,7 +204,7 @@ def update_meeting(h: Handler, req: Request) -> None:
             raise Refused("PreconditionRequired")
         if if_match.strip('"') != str(meeting["etag"]):
             raise Refused("PreconditionFailed")
-        props = _input(req)
+        props = read_input(req)
         meeting["props"].update({k: props[k] for k in MEETING_FIELDS if k in props})
         meeting["etag"] += 1
         fake.push_event("myOnlineMeeting", href, "updated")
@@ -236,7 +238,7 @@ def _meeting_href(req: Request) -> str:
     return f"{req.app}{MY_ONLINE_MEETINGS}/{req.params['mid']}"
 
 
-def _input(req: Request) -> dict[str, Any]:
+def read_input(req: Request) -> dict[str, Any]:
     """The properties the request's body sets; DeserializationFailure if it is neither a JSON object nor XML."""
     try:
         return parse_input(req.body, req.headers.get("Content-Type", ""))

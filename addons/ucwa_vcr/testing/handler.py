@@ -1,10 +1,12 @@
 """The fake UCWA front end's HTTP handler and its route table.
 
-A request is answered by the first route (in table order) whose method and path match it. Routes open to anyone
-answer anything; elsewhere a path outside UCWA (not /ucwa/... nor the user resource) gets IIS's 404 page, a
-request without the fake's bearer token the 401 MsRtcOAuth challenge, and a UCWA path no route matches
-ApplicationNotFound (another application) or ResourceNotFound. Only GET, POST, PUT and DELETE are handled: any
-other method (HEAD too) gets http.server's own 501.
+A request is answered by the first route (in table order) whose method and path match it; the path is the
+request target's, in origin form (`/ucwa/...`) or absolute form (`http://host/ucwa/...`, as proxies send it), with
+repeated leading slashes served as one, as IIS does. Routes open to anyone answer anything; elsewhere a path
+outside UCWA (not /ucwa/... nor the user resource) gets IIS's 404 page, a request without a token the fake
+issued the 401 challenge, and a UCWA path no route matches ApplicationNotFound (another application) or
+ResourceNotFound. Only GET, POST, PUT and DELETE are handled: any other method (HEAD too) gets http.server's
+own 501.
 """
 
 from __future__ import annotations
@@ -18,9 +20,27 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..protocol import error
-from . import endpoints, representations
+from . import azure_ad, communication, endpoints, representations
 from .endpoints import Refused, Request
-from .urls import APPS, MY_ONLINE_MEETINGS, PAGE, ROOT, SCRIPT, TOKEN, USER
+from .urls import (
+    AD_AUTHORIZE,
+    AD_TOKEN,
+    AD_TOKEN_V2,
+    APPS,
+    CONVERSATIONS,
+    MAKE_ME_AVAILABLE,
+    ME,
+    MESSAGING,
+    MESSAGING_INVITATIONS,
+    MY_ONLINE_MEETINGS,
+    PAGE,
+    PRESENCE,
+    REPORT_MY_ACTIVITY,
+    ROOT,
+    SCRIPT,
+    TOKEN,
+    USER,
+)
 
 if TYPE_CHECKING:
     from .fake_origin import FakeUcwa
@@ -34,7 +54,7 @@ APP = "{app}"  # a route path's start: the path of the fake's application, APPS/
 class Route:
     """Requests with one of `methods` (space-separated, or ANY) for `path` go to `endpoint`.
 
-    `path` is matched whole; `<name>` in it matches a word (letters, digits, _), given to the endpoint as
+    `path` is matched whole; `<name>` in it matches a word (letters, digits, _, . and -), given to the endpoint as
     Request.params[name]; a path starting with APP matches under the fake's application. `signed_in` routes
     need the fake's bearer token.
     """
@@ -49,7 +69,7 @@ class Route:
     def __post_init__(self) -> None:
         path = self.path.removeprefix(APP)
         parts = re.split(r"<(\w+)>", path.lower() if self.ignore_case else path)  # literal, name, literal, ...
-        regex = "".join(rf"(?P<{part}>\w+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
+        regex = "".join(rf"(?P<{part}>[\w.-]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
         object.__setattr__(self, "pattern", re.compile(regex))
 
     def match(self, request: Request) -> dict[str, str] | None:
@@ -67,6 +87,7 @@ class Route:
 
 MEETINGS = APP + MY_ONLINE_MEETINGS
 MEETING = MEETINGS + "/<mid>"
+CONVERSATION_MESSAGING = APP + CONVERSATIONS + "/<cid>" + MESSAGING
 # Looked up in order: the first route whose methods and path match answers.
 ROUTES: tuple[Route, ...] = (
     #     methods   path              endpoint                                signed_in
@@ -88,6 +109,17 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT",    MEETING,          endpoints.update_meeting,               True),
     Route("DELETE", MEETING,          endpoints.delete_meeting,               True),
     Route(ANY,      MEETING,          endpoints.meeting_method_not_allowed,   True),
+    Route("POST",   AD_TOKEN,         azure_ad.token,                         False),
+    Route("POST",   AD_TOKEN_V2,      azure_ad.token,                         False),
+    Route("GET",    APP + ME,         communication.me,                       True),
+    Route("POST",   APP + MAKE_ME_AVAILABLE, communication.make_me_available, True),
+    Route("GET",    APP + PRESENCE,   communication.presence,                 True),
+    Route("POST",   APP + PRESENCE,   communication.set_presence,             True),
+    Route("POST",   APP + REPORT_MY_ACTIVITY, communication.report_my_activity, True),
+    Route("POST",   APP + MESSAGING_INVITATIONS, communication.start_messaging, True),
+    Route("GET",    CONVERSATION_MESSAGING, communication.messaging,          True),
+    Route("POST",   CONVERSATION_MESSAGING + "/messages", communication.send_message, True),
+    Route("POST",   CONVERSATION_MESSAGING + "/terminate", communication.stop_messaging, True),
 )
 
 
@@ -98,6 +130,16 @@ def find_route(request: Request) -> tuple[Route, Request] | None:
         if params is not None:
             return route, replace(request, params=params)
     return None
+
+
+def split_target(target: str, host: str) -> tuple[str, str, str]:
+    """The path as received, the query and the host (and port) a request target names: origin form `/p?q`
+    (the host is the Host header's) or absolute form `http://host/p?q`."""
+    if target.startswith("/"):
+        path, _, query = target.partition("?")  # not urlsplit: it would take `//ucwa/...` for a host
+        return path, query, host
+    url = urlsplit(target)
+    return url.path or "/", url.query, url.netloc or host
 
 
 def signed_in_area(path: str) -> bool:
@@ -123,11 +165,11 @@ class Handler(BaseHTTPRequestHandler):
     # -- routing -------------------------------------------------------------------------------------------
     def _dispatch(self) -> None:
         fake = self.fake
-        url = urlsplit(self.path)
+        path, query, host = split_target(self.path, self.headers.get("Host", "127.0.0.1"))
         with fake.lock:
-            fake.hits[f"{self.command} {url.path}"] += 1
-        request = Request(self.command, url.path, parse_qs(url.query), self.headers, self._read_body(),
-                          base=f"http://{self.headers.get('Host', '127.0.0.1')}", app=f"{APPS}/{fake.app_id}")
+            fake.hits[f"{self.command} {path}"] += 1
+        request = Request(self.command, "/" + path.lstrip("/"), parse_qs(query), self.headers, self._read_body(),
+                          base=f"http://{host}", app=f"{APPS}/{fake.app_id}")
         try:
             self._route(request)
         except Refused as refusal:
@@ -140,8 +182,8 @@ class Handler(BaseHTTPRequestHandler):
         if found and not found[0].signed_in:
             return found[0].endpoint(self, found[1])
         if not signed_in_area(request.path):
-            return self.respond(404, b"<html><body>Not Found</body></html>", "text/html")
-        if self.headers.get("Authorization") != f"Bearer {self.fake.token}":
+            return self.respond(404, representations.NOT_FOUND_PAGE, "text/html")
+        if not self.fake.accepts(self.headers.get("Authorization", "")):
             return self.challenge(request.base)
         if found:
             return found[0].endpoint(self, found[1])
@@ -183,13 +225,19 @@ class Handler(BaseHTTPRequestHandler):
         self.respond(status, body, ctype)
 
     def challenge(self, base: str) -> None:
-        """The 401 of a UCWA resource asked for without a valid token: where and how to get one."""
+        """The 401 of a UCWA resource asked for without a valid token: where and how to get one (online: from
+        Azure AD, for the pool as resource)."""
         self.send_response(401, "Unauthorized")
         self.send_header("Content-Type", "text/html")
-        self.send_header("WWW-Authenticate",
-                         'Bearer trusted_issuers="", client_id="00000004-0000-0ff1-ce00-000000000000"')
-        self.send_header("WWW-Authenticate", f'MsRtcOAuth href="{base}{TOKEN}",'
-                                             'grant_type="urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"')
+        grants = "urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"
+        bearer = f'Bearer trusted_issuers="", client_id="{azure_ad.SKYPE_ONLINE}"'
+        if self.fake.online:
+            grants = "urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,urn:microsoft.rtc:passive"
+            bearer = (f'Bearer trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
+                      f'client_id="{azure_ad.SKYPE_ONLINE}", authorization_uri="{AD_AUTHORIZE}", '
+                      f'resource="https://{base.partition("://")[2]}"')
+        self.send_header("WWW-Authenticate", bearer)
+        self.send_header("WWW-Authenticate", f'MsRtcOAuth href="{base}{TOKEN}",grant_type="{grants}"')
         page = b"<html><head><title>401 - Unauthorized</title></head><body>401 - Unauthorized</body></html>"
         self.send_header("Content-Length", str(len(page)))
         self.end_headers()

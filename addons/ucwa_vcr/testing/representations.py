@@ -7,13 +7,28 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from ..protocol import UCWA_NS, parse_xml, representation
-from .urls import APPS, MY_ONLINE_MEETINGS, ROOT, USER, XFRAME
+from .urls import (
+    APPS,
+    COMMUNICATION,
+    CONVERSATIONS,
+    MAKE_ME_AVAILABLE,
+    ME,
+    MESSAGING,
+    MESSAGING_INVITATIONS,
+    MY_ONLINE_MEETINGS,
+    PRESENCE,
+    REPORT_MY_ACTIVITY,
+    ROOT,
+    USER,
+    XFRAME,
+)
 
 JSON = "application/json; charset=utf-8"
 XML = "application/xml; charset=utf-8"
 MEETING_FIELDS = ("accessLevel", "attendees", "automaticLeaderAssignment", "description", "entryExitAnnouncement",
                   "expirationTime", "leaders", "lobbyBypassForPhoneUsers", "phoneUserAdmission", "subject")
 PUT_MARKER = "please pass this in a PUT request"
+NOT_FOUND_PAGE = b"<html><body>Not Found</body></html>"  # IIS's 404, outside UCWA
 
 
 def xml_resource(rel: str, href: str, props: dict[str, Any], links: dict[str, str] | None = None) -> str:
@@ -63,10 +78,11 @@ def resource(rel: str, href: str, props: dict[str, Any], links: dict[str, str], 
     return json_body({"rel": rel, **props, "_links": hrefs}), JSON
 
 
-def discovery(base: str) -> dict[str, Any]:
-    """The discovery (root) resource; `base` is the scheme and host the client used."""
+def discovery(base: str, pool: str | None = None) -> dict[str, Any]:
+    """The discovery (root) resource; `base` is the scheme and host the client used, `pool` (scheme and host) the
+    front-end pool its user link sends the client to (`base` if None)."""
     return {"_links": {"self": {"href": base + ROOT},
-                       "user": {"href": f"{base}{USER}?originalDomain=contoso.com"},
+                       "user": {"href": f"{pool or base}{USER}?originalDomain=contoso.com"},
                        "xframe": {"href": base + XFRAME}}}
 
 
@@ -83,15 +99,46 @@ def token(access_token: str) -> bytes:
                        "token_type": "Bearer"}).encode()
 
 
-def application(href: str, app_id: str, ack: int) -> dict[str, Any]:
-    """The application resource at `href`, with its event channel and the embedded onlineMeetings."""
+def application(href: str, app_id: str, ack: int, available: bool = False) -> dict[str, Any]:
+    """The application resource at `href`, with its event channel and the embedded me, onlineMeetings and
+    communication (`available`: whether makeMeAvailable was done)."""
     return {"culture": "en-US", "userAgent": "fake-ucwa", "type": "Application", "id": app_id,
             "_links": {"self": {"href": href}, "events": {"href": f"{href}/events?ack={ack}"}},
-            "_embedded": {"onlineMeetings": {"_links": {
-                "self": {"href": f"{href}/onlineMeetings"},
-                "myOnlineMeetings": {"href": href + MY_ONLINE_MEETINGS}},
-                "rel": "onlineMeetings"}},
+            "_embedded": {"me": me(href, available),
+                          "onlineMeetings": {"_links": {
+                              "self": {"href": f"{href}/onlineMeetings"},
+                              "myOnlineMeetings": {"href": href + MY_ONLINE_MEETINGS}},
+                              "rel": "onlineMeetings"},
+                          "communication": {"supportedModalities": ["Messaging"], "_links": {
+                              "self": {"href": href + COMMUNICATION},
+                              "startMessaging": {"href": href + MESSAGING_INVITATIONS},
+                              "conversations": {"href": href + CONVERSATIONS}},
+                              "rel": "communication"}},
             "rel": "application"}
+
+
+def me(app: str, available: bool) -> dict[str, Any]:
+    """The signed-in user under application `app`: makeMeAvailable until done, then presence and reportMyActivity."""
+    links = {"self": {"href": app + ME}}
+    if available:
+        links |= {"presence": {"href": app + PRESENCE}, "reportMyActivity": {"href": app + REPORT_MY_ACTIVITY}}
+    else:
+        links["makeMeAvailable"] = {"href": app + MAKE_ME_AVAILABLE}
+    return {"uri": "sip:fake@contoso.com", "name": "Fake User", "emailAddresses": ["fake@contoso.com"],
+            "_links": links, "rel": "me"}
+
+
+def presence(app: str, availability: str) -> dict[str, Any]:
+    return {"availability": availability, "_links": {"self": {"href": app + PRESENCE}}, "rel": "presence"}
+
+
+def messaging(conversation: str, state: str) -> dict[str, Any]:
+    """A conversation's messaging modality: sendMessage and stopMessaging while it is Connected."""
+    href = conversation + MESSAGING
+    links = {"self": {"href": href}, "conversation": {"href": conversation}}
+    if state == "Connected":
+        links |= {"sendMessage": {"href": f"{href}/messages"}, "stopMessaging": {"href": f"{href}/terminate"}}
+    return {"state": state, "_links": links, "rel": "messaging"}
 
 
 def meeting(mid: str, props: dict[str, Any]) -> dict[str, Any]:
@@ -115,9 +162,16 @@ def meetings(href: str, props: dict[str, dict[str, Any]], accept: str) -> tuple[
 
 
 def events(app: str, ack: int, happened: list[dict[str, Any]]) -> dict[str, Any]:
-    """An event channel answer for application `app`: the links on, and what happened to onlineMeetings."""
+    """An event channel answer for application `app`: the links on, and what happened, by sender.
+
+    An event's "sender" key ((rel, href) of what sent it; onlineMeetings if absent) is not shown.
+    """
     data: dict[str, Any] = {"_links": {"self": {"href": f"{app}/events?ack={ack}"},
                                        "next": {"href": f"{app}/events?ack={ack + 1}"}}}
-    if happened:
-        data["sender"] = [{"rel": "onlineMeetings", "href": f"{app}/onlineMeetings", "events": happened}]
+    senders: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for event in happened:
+        sender = event.get("sender") or ("onlineMeetings", f"{app}/onlineMeetings")
+        senders.setdefault(sender, []).append({k: v for k, v in event.items() if k != "sender"})
+    if senders:
+        data["sender"] = [{"rel": rel, "href": href, "events": shown} for (rel, href), shown in senders.items()]
     return data
