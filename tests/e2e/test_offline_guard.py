@@ -21,6 +21,7 @@ from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
 from ucwa_vcr.cassette.writer import save_cassette
 
 RAISING_HOOKS = Path(__file__).with_name("raising_hooks.py")
+FAILING_INSIDE_HOOKS = Path(__file__).with_name("failing_inside_hooks.py")
 NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"
 APP = "/ucwa/oauth/v1/applications/123"
 MEETINGS = APP + "/onlineMeetings/myOnlineMeetings"
@@ -82,11 +83,12 @@ def offline_proxy(tmp_path: Path, listener: CountingListener) -> Iterator[Callab
         request=Request(method="GET", url=f"http://{listener.url}{MEETINGS}", headers=list(JSON_SIGNED_IN.items()),
                         body=b""), response=answer)]))
 
-    def start(*scripts: Path) -> Proxy:
+    def start(*scripts: Path, sets: tuple[str, ...] = ()) -> Proxy:
         port, confdir = free_port(), tmp_path / "mitmproxy"
         argv = [str(BIN / "mitmdump"), "-s", str(SCRIPT), *[a for s in scripts for a in ("-s", str(s))],
                 "--listen-host", "127.0.0.1", "--listen-port", str(port), "--set", f"confdir={confdir}",
-                "--set", f"ucwa_cassette={cassette}", "--set", "ucwa_record_mode=none"]
+                "--set", f"ucwa_cassette={cassette}", "--set", "ucwa_record_mode=none",
+                *[a for s in sets for a in ("--set", s)]]
         proxy = Proxy(argv, port, confdir, tmp_path / f"proxy-{len(started)}.log")
         started.append(proxy)
         return proxy
@@ -116,7 +118,24 @@ def ucwa_error_code(r: requests.Response) -> str | None:
     return json.loads(r.content).get("code")  # type: ignore[no-any-return]
 
 
-def test_every_hook_failing_offline_still_reaches_no_server(offline_proxy, listener):
+def test_a_failure_inside_every_hook_gets_the_proxys_ucwa_error_and_reaches_no_server(offline_proxy, listener):
+    proxy = offline_proxy(FAILING_INSIDE_HOOKS, sets=("ucwa_inject=DELETE nothing$=ServiceFailure",))
+    proxy.wait_for_log("failing_inside_hooks: patched")
+    answers = send_all(proxy, listener.url)
+    log = proxy.stop()
+    assert "failing_inside_hooks: FaultPlan.pick" in log and "failing_inside_hooks: CassetteSession.learn" in log
+    assert "Addon error" not in log, "ucwa-vcr says what failed in one line; mitmproxy has nothing to catch"
+    assert listener.accepted == 0, f"the proxy connected to the origin:\n{log}"
+    for name, r in answers.items():
+        assert (r.status_code, r.headers.get("X-Ucwa-Vcr")) == (500, "error"), f"{name}: {r.status_code} {r.text}"
+        assert ucwa_error_code(r) == "ServiceFailure", name
+        assert "UcwaFaults.request failed" in r.text and "nothing was forwarded" in r.text, name
+
+
+def test_hooks_replaced_wholesale_still_reach_no_server(offline_proxy, listener):
+    # Outside ucwa-vcr's own error handling: mitmproxy stops running a script's addons at the first exception,
+    # so the offline guard's answer is skipped too. Its refusal of every server connection still holds, and
+    # mitmproxy answers with its own 502 naming it.
     proxy = offline_proxy(RAISING_HOOKS)
     proxy.wait_for_log("raising_hooks: patched")
     assert "UcwaReplayer.request" in proxy.log and "UcwaRecorder.response" in proxy.log, proxy.log
@@ -125,8 +144,7 @@ def test_every_hook_failing_offline_still_reaches_no_server(offline_proxy, liste
     assert "raising_hooks: Ucwa" in log, "the hooks did raise"
     assert listener.accepted == 0, f"the proxy connected to the origin:\n{log}"
     for name, r in answers.items():
-        assert (r.status_code, r.headers.get("X-Ucwa-Vcr")) == (500, "error"), f"{name}: {r.status_code} {r.text}"
-        assert ucwa_error_code(r) == "ServiceFailure", name
+        assert r.status_code == 502 and "ucwa-vcr: offline" in r.text, f"{name}: {r.status_code} {r.text}"
 
 
 def test_offline_replay_reaches_no_server(offline_proxy, listener):

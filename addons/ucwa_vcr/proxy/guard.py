@@ -6,7 +6,9 @@ Usage (wired by addons/ucwa.py, last in the chain):
 mitmproxy logs an exception raised in a hook and carries on with the flow, which means forwarding it. ucwa-vcr's
 hooks are `guarded`: an exception is logged as one line (the traceback at debug level) and noted on the flow.
 In offline modes UcwaOfflineGuard then answers every request no addon answered with a UCWA-shaped 500 naming
-the problem, and refuses every server connection, so even a failure nobody foresaw cannot reach a server.
+the problem, and refuses every server connection, so even a failure nobody foresaw cannot reach a server: an
+exception that escapes a hook anyway makes mitmproxy skip the rest of the script's addons, the guard's answer
+too, and the client then gets mitmproxy's own 502 naming the refused connection.
 """
 
 from __future__ import annotations
