@@ -217,7 +217,9 @@ def cassette_section(work: Path, sizes: list[int]) -> list[dict[str, Any]]:
 
 PYTEST_SUITE = textwrap.dedent("""
     import pytest
+    from ucwa_vcr import DEFAULT_CASSETTE
     N = {n}
+    @pytest.mark.ucwa_cassette(str(DEFAULT_CASSETTE))  # replayed (mode none) cassettes must exist
     @pytest.mark.parametrize("i", range(N))
     def test_with_proxy(ucwa_proxy, i):
         assert ucwa_proxy.url

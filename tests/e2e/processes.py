@@ -4,6 +4,7 @@ a proxy process (mitmdump -s addons/ucwa.py or ucwa-vcr) and a scan of what such
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -45,6 +46,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 class Proxy:
     """A proxy process (mitmdump -s addons/ucwa.py, or the ucwa-vcr CLI) on loopback."""
 
@@ -52,9 +62,11 @@ class Proxy:
         self.port = port
         self.confdir = confdir
         self.log_path = log
-        self.proc = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_for(lambda: " listening at " in self.log or self.proc.poll() is not None,
-                 lambda: f"proxy did not start:\n{self.log}")
+        # unbuffered: a test reads the log while the proxy runs (mitmdump's stdout to a file is block-buffered)
+        self.proc = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        # up when it accepts connections (with -q it does not log that it listens)
+        wait_for(lambda: self.proc.poll() is not None or accepts(port), lambda: f"proxy did not start:\n{self.log}")
         if self.proc.poll() is not None:
             raise RuntimeError(f"proxy did not start:\n{self.log}")
 

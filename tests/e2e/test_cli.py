@@ -37,6 +37,7 @@ def test_replay_without_cassette_serves_the_seed_over_https_offline(start_proxy,
     assert head.startswith(b"HTTP/1.1 200 OK") or head.startswith(b"HTTP/2 200")
     assert needle in body and body == seed.response.body
     assert f"content-length: {len(body)}".encode() in head.lower()
+    assert proxy.stop() == "", "-q: only warnings and errors (no connection lines, no flows, no start line)"
 
 
 def test_bad_record_mode_names_the_valid_ones():
@@ -210,7 +211,7 @@ def test_upstream_mode_behind_a_corporate_proxy(start_proxy, fake, canaries, tmp
 
 
 def test_replay_flags_reach_the_proxy(start_proxy):
-    proxy = start_proxy(cli=["replay", "-q", "--exhausted", "miss", "--event-hold", "1"])
+    proxy = start_proxy(cli=["replay", "--exhausted", "miss", "--event-hold", "1"])
     s = proxy.session()
     headers = {"Accept": "application/json", "Authorization": "Bearer cwt=t"}
     assert s.post(SEED_URL, json={}, headers=headers, timeout=20).status_code == 201
