@@ -74,7 +74,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in [
            choices=tuple(RecordMode), what="record mode"),
     Option("ucwa_hosts", str, "",
            "Regex of hosts treated as UCWA; empty: recognise UCWA by its URLs (/ucwa/, /Autodiscover/, "
-           "/WebTicket/, lyncdiscover*); '.*': everything."),
+           "/WebTicket/, lyncdiscover*, the Azure AD token endpoint) and by the hosts its answers link to; "
+           "'.*': everything."),
     Option("ucwa_record_scope", str, RecordScope.SESSION.value,
            "session: record the whole UCWA session; meetings: only the onlineMeetings resources.",
            choices=tuple(RecordScope), what="scope"),
@@ -92,6 +93,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in [
            minimum=0),
     Option("ucwa_event_hold", int, 30,
            "Seconds to hold an unrecorded event-channel P-GET before answering like an idle channel.", minimum=0),
+    Option("ucwa_simulate", bool, False,
+           "Offline: answer myOnlineMeetings and its meetings from a model learned from the cassette, so creates, "
+           "reads, updates and deletes the recording never saw get consistent answers in the recorded style."),
     Option("ucwa_faults", str, "", "Fault rules file (YAML): UCWA errors, delays, broken connections, patches."),
     Option("ucwa_inject", Sequence[str], [],
            "Shorthand fault rules, 'METHOD PATH-REGEX=ERROR-OR-TRANSPORT', e.g. "

@@ -3,6 +3,7 @@
 Usage (registered through the `pytest11` entry point when ucwa-vcr is installed):
 
     @pytest.mark.ucwa_cassette("cassettes/meetings.yaml", inject=["POST myOnlineMeetings$=TooManyOnlineMeetings"])
+    # simulate=True: meetings the recording never saw are answered by a model learned from it
     def test_create(ucwa_proxy):
         r = requests.get(url, **ucwa_proxy.requests_kwargs)      # or httpx.Client(**ucwa_proxy.httpx_kwargs)
 
@@ -39,7 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "ucwa_cassette(path, faults=None, inject=()): the ucwa-vcr cassette (and fault rules) for a test")
+        "markers", "ucwa_cassette(path, faults=None, inject=(), simulate=False): the ucwa-vcr cassette for a test, "
+                   "its fault rules, and whether meetings are simulated")
 
 
 @dataclass
@@ -84,7 +86,8 @@ def _cassette_for(request: pytest.FixtureRequest) -> tuple[Path, dict[str, Any]]
         return folder / "cassettes" / f"{name}.yaml", {}
     path = Path(marker.args[0]) if marker.args else Path(marker.kwargs.get("path", f"cassettes/{name}.yaml"))
     faults = marker.kwargs.get("faults")
-    opts = {"ucwa_faults": str(folder / faults) if faults else "", "ucwa_inject": list(marker.kwargs.get("inject", ()))}
+    opts = {"ucwa_faults": str(folder / faults) if faults else "", "ucwa_inject": list(marker.kwargs.get("inject", ())),
+            "ucwa_simulate": bool(marker.kwargs.get("simulate", False))}
     return (path if path.is_absolute() else folder / path), opts
 
 
@@ -98,7 +101,7 @@ def ucwa_proxy(request: pytest.FixtureRequest, _ucwa_session_proxy: ProxyThread)
     proxy = _ucwa_session_proxy
     try:
         proxy.use(ucwa_cassette=str(cassette), ucwa_record_mode=mode, ucwa_faults=opts.get("ucwa_faults", ""),
-                  ucwa_inject=opts.get("ucwa_inject", []))
+                  ucwa_inject=opts.get("ucwa_inject", []), ucwa_simulate=opts.get("ucwa_simulate", False))
     except UsageError as e:  # a missing cassette, a bad rules file: one line in the report, not a traceback
         pytest.fail(str(e), pytrace=False)
     request.node.stash[_PROXY] = proxy

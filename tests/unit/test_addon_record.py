@@ -329,3 +329,17 @@ async def test_an_exchange_that_cannot_be_written_is_said_at_once_and_on_stop(tm
                       "left on device"]
     assert caplog.messages[-1] == f"ucwa-vcr: 1 exchange written to {path}; 1 exchange NOT written (see the errors above)"
     caplog.clear()  # the errors were expected
+
+
+async def test_a_body_that_cannot_be_searched_is_written_with_a_warning_and_counted(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="once") as (session, recorder, _tctx):
+        flow = exchange("POST", MEETINGS, body=b'{"subject":"caf\xe9"}', headers={"Content-Type": "application/json"})
+        await recorder.response(flow)
+        await session.done()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"ucwa-vcr: POST {MEETINGS}: request body written without a search for secrets: body is not "
+                        "UTF-8 and declares no charset"]
+    assert caplog.messages[-1] == (f"ucwa-vcr: 1 exchange written to {path}; 1 body not searched for secrets "
+                                   "(see the warnings above)")

@@ -13,7 +13,8 @@ import ucwa_vcr
 PACKAGE = Path(ucwa_vcr.__file__).parent
 PURE_CORE = ["ucwa_vcr", "ucwa_vcr.cassette.model", "ucwa_vcr.cassette.codec", "ucwa_vcr.cassette.writer",
              "ucwa_vcr.cassette.cache", "ucwa_vcr.match", "ucwa_vcr.redact", "ucwa_vcr.fault_rules",
-             "ucwa_vcr.protocol", "ucwa_vcr.options", "ucwa_vcr.errors", "ucwa_vcr.pytest_plugin"]
+             "ucwa_vcr.protocol", "ucwa_vcr.options", "ucwa_vcr.errors", "ucwa_vcr.pytest_plugin",
+             "ucwa_vcr.simulation"]
 LONGEST_FUNCTION = 60  # lines
 LONGEST_CLASS = 200
 

@@ -25,6 +25,8 @@ def _readme_options() -> dict[str, str]:
 
 
 def _shown(default: object) -> str:
+    if isinstance(default, bool):  # as --set takes it
+        return str(default).lower()
     if isinstance(default, list):
         return ",".join(default) if default else "–"
     return str(default) if default != "" else "–"

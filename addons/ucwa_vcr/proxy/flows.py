@@ -23,10 +23,12 @@ class Answer(StrEnum):
     MISS = "miss"
     FAULTED = "faulted"
     FAILED = "failed"  # a ucwa-vcr hook failed offline: the proxy answered with its own 500
+    SIMULATED = "simulated"  # answered by the model learned from the cassette (ucwa_simulate)
 
 
 # How mitmproxy's UIs (console, mitmweb) show what ucwa-vcr did with a flow: a mark, and the why as its comment.
-MARKS = {Answer.REPLAYED: ":arrow_forward:", Answer.MISS: ":x:", Answer.FAULTED: ":zap:", Answer.FAILED: ":warning:"}
+MARKS = {Answer.REPLAYED: ":arrow_forward:", Answer.MISS: ":x:", Answer.FAULTED: ":zap:", Answer.FAILED: ":warning:",
+         Answer.SIMULATED: ":crystal_ball:"}
 
 
 def mark(flow: http.HTTPFlow, how: Answer, comment: str) -> None:

@@ -25,7 +25,9 @@ from ..cassette.writer import CassetteWriter, check_writable
 from ..errors import FileError, UsageError
 from ..match import Matcher, Miss
 from ..options import RecordMode, RecordScope
-from ..redact import RedactionRules, Redactor
+from ..redact import RedactionRules, Redactor, unscanned
+from ..simulation import Simulation
+from ..simulation import describe as describe_style
 from .batch_writer import BatchWriter
 from .options_addon import OptionsAddon
 
@@ -79,6 +81,7 @@ class Tally:
     not_written: int = 0
     unscanned: int = 0  # bodies written that could not be searched for secrets
     replayed: int = 0
+    simulated: int = 0
     missed: int = 0
     passed: Counter[str] = field(default_factory=Counter)  # host -> requests passed through unrecorded
     warned: set[tuple[str, str]] = field(default_factory=set)  # (host, path prefix) already warned about
@@ -86,12 +89,14 @@ class Tally:
     def summary(self, path: Path | None, recording: bool) -> str:
         """One line: what was written (or replayed) where, and what passed through unrecorded."""
         if not recording:
-            return f"ucwa-vcr: {path or 'no cassette'}: {self.replayed} replayed, {self.missed} missed"
+            simulated = f", {self.simulated} simulated" if self.simulated else ""
+            return f"ucwa-vcr: {path or 'no cassette'}: {self.replayed} replayed{simulated}, {self.missed} missed"
         parts = [f"ucwa-vcr: {_exchanges(self.written)} written to {path}"]
         if self.not_written:
             parts.append(f"{_exchanges(self.not_written)} NOT written (see the errors above)")
         if self.unscanned:
-            parts.append(f"{self.unscanned} bodies not searched for secrets (see the warnings above)")
+            bodies = "body" if self.unscanned == 1 else "bodies"
+            parts.append(f"{self.unscanned} {bodies} not searched for secrets (see the warnings above)")
         if self.passed:
             hosts = ", ".join(f"{n} to {host}" for host, n in self.passed.most_common(3))
             more = f", {len(self.passed) - 3} more hosts" if len(self.passed) > 3 else ""
@@ -104,7 +109,7 @@ class CassetteSession(OptionsAddon):
 
     # checked in this order: with several bad values at once, the first of these is the one reported
     OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_record_scope", "ucwa_exhausted", "ucwa_match_on",
-               "ucwa_hosts", "ucwa_redact_headers", "ucwa_redact_fields")
+               "ucwa_hosts", "ucwa_redact_headers", "ucwa_redact_fields", "ucwa_simulate")
 
     def __init__(self) -> None:
         self.path: Path | None = None
@@ -116,6 +121,7 @@ class CassetteSession(OptionsAddon):
         self.matcher = Matcher([])
         self.redactor = Redactor()
         self.writer: BatchWriter | None = None
+        self.simulation: Simulation | None = None  # ucwa_simulate, offline: the model answering meeting requests
         self.tally = Tally()
         self.held = 0  # exchanges in the cassette when it was loaded
         # the latest requests answered with a miss since the cassette was loaded (bounded: a long replay
@@ -137,8 +143,14 @@ class CassetteSession(OptionsAddon):
         if self.writer is not None:
             self.writer.finish()  # the cassette in use may be the one loaded again
         cassette = _load(path, mode)
-        self.matcher = Matcher(cassette.interactions, opts.ucwa_match_on, opts.ucwa_exhausted,
-                               Redactor(rules, canonical=True))
+        compare = Redactor(rules, canonical=True)  # live requests meet recorded ones redacted the same way
+        self.matcher = Matcher(cassette.interactions, opts.ucwa_match_on, opts.ucwa_exhausted, compare)
+        offline = mode == RecordMode.NONE or (mode == RecordMode.ONCE and bool(cassette.interactions))
+        self.simulation = (Simulation.from_interactions(cassette.interactions, redactor=compare)
+                           if opts.ucwa_simulate and offline else None)
+        if opts.ucwa_simulate and not offline:
+            logger.warning("ucwa-vcr: ucwa_simulate answers offline only (record mode none, or once with a recorded "
+                           "cassette); while recording, the server answers")
         self.hosts, self.mode, self.path = hosts, mode, path
         self.meetings_only = opts.ucwa_record_scope == RecordScope.MEETINGS
         self.locked = mode == RecordMode.ONCE and bool(cassette.interactions)
@@ -148,7 +160,7 @@ class CassetteSession(OptionsAddon):
         self.tally = Tally()
         self.held = len(cassette.interactions)
         if self._running:
-            logger.info("ucwa-vcr: now %s", describe(path, mode, self.held))
+            logger.info("ucwa-vcr: now %s", self._describe())
         if mode != RecordMode.ALL:
             # Replayed flows must never open a server connection: connect only when a request goes out,
             # and in offline modes do not look up upstream certificates either.
@@ -161,8 +173,15 @@ class CassetteSession(OptionsAddon):
         opts = self.options
         where = f"{opts.listen_host or '*'}:{opts.listen_port or 8080}"
         modes = [m for m in opts.mode if m != "regular"]
-        logger.info("ucwa-vcr: %s; proxy on %s%s", describe(self.path, self.mode, self.held), where,
-                    f" ({', '.join(modes)})" if modes else "")
+        logger.info("ucwa-vcr: %s; proxy on %s%s", self._describe(), where, f" ({', '.join(modes)})" if modes else "")
+
+    def _describe(self) -> str:
+        what = describe(self.path, self.mode, self.held)
+        if self.simulation is not None:
+            style = describe_style(self.simulation.style)
+            what += (f"; meetings simulated (creates answered {style['create']}, ETags like {style['etag']}, "
+                     f"at most {style['max_meetings'][0]} meetings)")
+        return what
 
     @property
     def offline(self) -> bool:
@@ -222,7 +241,12 @@ class CassetteSession(OptionsAddon):
         """Redact an exchange, add it to the cassette, and return once the cassette on disk holds it."""
         assert self.writer is not None  # should_record() never lets a flow through without a cassette
         clean = self.redactor.interaction(interaction)
-        # UNSCANNED-HOOK
+        for part, message in (("request", clean.request), ("response", clean.response)):
+            reason = unscanned(message)
+            if reason:
+                self.tally.unscanned += 1
+                logger.warning("ucwa-vcr: %s %s: %s body written without a search for secrets: %s",
+                               clean.request.method, clean.request.url, part, reason)
         self.matcher.add(clean)
         await self.writer.write(dump_interaction(clean))
         self.tally.written += 1

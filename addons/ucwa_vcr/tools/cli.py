@@ -5,6 +5,7 @@ Usage:
     ucwa-vcr replay [cassettes/today.yaml]          # offline; with no cassette, serves the shipped seed
     ucwa-vcr replay --reverse https://fe1.contoso.com --listen-port 8443
     ucwa-vcr replay today.yaml --faults faults.yaml --inject 'POST myOnlineMeetings$=TooManyOnlineMeetings'
+    ucwa-vcr replay today.yaml --simulate           # meetings the recording never saw, from a learned model
     mitmdump -s "$(ucwa-vcr addon)" --set ucwa_cassette=today.yaml    # the same addons under mitmdump
     ucwa-vcr show|diff|lint|redact|import|export ...  (see commands.py)
 """
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--event-hold", type=int, default=OPTIONS["ucwa_event_hold"].default, metavar="SECONDS",
                      help="hold unrecorded event P-GETs this long, then answer like an idle channel "
                           "(default %(default)s)")
+    rep.add_argument("--simulate", action="store_true",
+                     help="answer myOnlineMeetings and its meetings from a model learned from the cassette: creates, "
+                          "updates and deletes the recording never saw get consistent answers in its style")
     rep.add_argument("--exhausted", default=OPTIONS["ucwa_exhausted"].default, choices=[e.value for e in Exhausted],
                      help="when a request's recorded answers are used up: repeat the last, or miss "
                           "(default %(default)s)")
@@ -111,7 +115,7 @@ def options_for(args: argparse.Namespace) -> dict[str, Any]:
                     ucwa_redact_headers=args.redact_header, ucwa_redact_fields=args.redact_field)
     else:
         opts.update(ucwa_record_mode=RecordMode.NONE.value, ucwa_latency=args.latency, ucwa_event_hold=args.event_hold,
-                    ucwa_exhausted=args.exhausted)
+                    ucwa_exhausted=args.exhausted, ucwa_simulate=args.simulate)
     return opts
 
 
