@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import random
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,13 @@ ACTIONS = ("error", "respond", "transport", "patch")
 _RULE_KEYS = {"match", "after", "times", "probability", "delay", "name", *ACTIONS}
 _MATCH_KEYS = {"method", "path", "headers", "body"}
 HANG_SECONDS = 300.0  # how long `transport: hang` holds a request when the rule gives no delay
+MAX_DELAY = 86400.0  # a day: longer is a mistake, and asyncio cannot sleep past a float's range
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # an HTTP header name (RFC 9110 token)
+_BREAKS = re.compile(r"[\r\n\0]")  # what would end a header line early on the wire
+
+# Values quoted in errors are cut short: a rules file may hold megabytes, or lists nested deep.
+_brief = reprlib.Repr()
+_brief.maxstring, _brief.maxother, _brief.maxlevel = 60, 60, 2
 
 
 def suggest(name: str) -> str:
@@ -90,18 +99,57 @@ class FaultRule:
 
 def _regex(value: Any, where: str) -> re.Pattern[str]:
     if not isinstance(value, str):
-        raise RuleError(f"{where}: must be a regex string, not {value!r}")
+        raise RuleError(f"{where}: must be a regex string, not {_brief.repr(value)}")
     try:
         return re.compile(value)
-    except re.error as e:
-        raise RuleError(f"{where}: {value!r} is not a regex: {e}") from None
+    except (re.error, RecursionError, OverflowError) as e:  # deep or huge patterns fail past re.error
+        raise RuleError(f"{where}: {_brief.repr(value)} is not a regex: {e}") from None
 
 
 def _number(value: Any, where: str, low: float, high: float | None = None, integer: bool = False) -> Any:
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < low or (high is not None and value > high):
+    ok = not isinstance(value, bool) and isinstance(value, kinds) and low <= value and (high is None or value <= high)
+    if ok and not integer:  # .nan passes every comparison; a 400-digit integer is no float
+        try:
+            ok = math.isfinite(float(value))
+        except OverflowError:
+            ok = False
+    if not ok:
         span = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise RuleError(f"{where}: {value!r} is not a {'whole ' if integer else ''}number {span}")
+        raise RuleError(f"{where}: {_brief.repr(value)} is not a {'whole ' if integer else ''}number {span}")
+    return value
+
+
+def _unknown(data: dict[Any, Any], known: set[str]) -> str | None:
+    """The first key of `data` not in `known` (keys of any type: YAML keys need not be strings), or None."""
+    extra = sorted(str(k) for k in data if k not in known)
+    return extra[0] if extra else None
+
+
+def _text(value: Any, where: str) -> str:
+    """A scalar's text (a name, a header value); RuleError for a mapping or a list."""
+    if isinstance(value, dict | list | set):
+        raise RuleError(f"{where}: must be text, not {_brief.repr(value)}")
+    return str(value)
+
+
+def _json(value: Any, where: str) -> None:
+    """RuleError unless `value` can be sent as JSON (a YAML date, binary or set cannot)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError, RecursionError) as e:
+        raise RuleError(f"{where}: {_brief.repr(value)} cannot be sent as JSON: {e}") from None
+
+
+def _headers(value: Any, label: str, name: str) -> dict[str, str]:
+    """The header names and values of field `name`: one-line text, names HTTP tokens."""
+    if not isinstance(value, dict):
+        raise RuleError(f"{label}: field '{name}' must map header names to values")
+    for header, text in value.items():
+        if not isinstance(header, str) or not _TOKEN.fullmatch(header):
+            raise RuleError(f"{label}: field '{name}': {_brief.repr(header)} is not a header name")
+        if _BREAKS.search(_text(text, f"{label}: field '{name}.{header}'")):
+            raise RuleError(f"{label}: field '{name}.{header}': a header value is one line, not {_brief.repr(text)}")
     return value
 
 
@@ -109,18 +157,29 @@ def parse_rule(data: Any, label: str) -> FaultRule:
     """One rule from its parsed YAML mapping; RuleError names `label` and the field."""
     if not isinstance(data, dict):
         raise RuleError(f"{label}: a rule is a mapping with 'match' and one action")
-    unknown = sorted(set(data) - _RULE_KEYS)
-    if unknown:
-        raise RuleError(f"{label}: field {unknown[0]!r} is unknown; use {', '.join(sorted(_RULE_KEYS))}")
-    rule = FaultRule(label=str(data.get("name", label)))
-    match = data.get("match", {})
+    unknown = _unknown(data, _RULE_KEYS)
+    if unknown is not None:
+        raise RuleError(f"{label}: field {unknown!r} is unknown; use {', '.join(sorted(_RULE_KEYS))}")
+    rule = FaultRule(label=_text(data.get("name", label), f"{label}: field 'name'"))
+    _conditions(rule, data.get("match", {}), label)
+    rule.after = _number(data.get("after", 0), f"{label}: field 'after'", 0, integer=True)
+    if "times" in data:
+        rule.times = _number(data["times"], f"{label}: field 'times'", 1, integer=True)
+    rule.probability = float(_number(data.get("probability", 1.0), f"{label}: field 'probability'", 0, 1))
+    rule.delay = float(_number(data.get("delay", 0), f"{label}: field 'delay'", 0, MAX_DELAY))
+    _action(rule, data, label)
+    return rule
+
+
+def _conditions(rule: FaultRule, match: Any, label: str) -> None:
+    """Set the rule's `match` conditions."""
     if not isinstance(match, dict):
         raise RuleError(f"{label}: field 'match' must be a mapping of method, path, headers, body")
-    bad = sorted(set(match) - _MATCH_KEYS)
-    if bad:
-        raise RuleError(f"{label}: field 'match.{bad[0]}' is unknown; use {', '.join(sorted(_MATCH_KEYS))}")
+    bad = _unknown(match, _MATCH_KEYS)
+    if bad is not None:
+        raise RuleError(f"{label}: field 'match.{bad}' is unknown; use {', '.join(sorted(_MATCH_KEYS))}")
     if "method" in match:
-        rule.method = str(match["method"]).upper()
+        rule.method = _text(match["method"], f"{label}: field 'match.method'").upper()
     if "path" in match:
         rule.path = _regex(match["path"], f"{label}: field 'match.path'")
     if "body" in match:
@@ -129,54 +188,64 @@ def parse_rule(data: Any, label: str) -> FaultRule:
     if not isinstance(headers, dict):
         raise RuleError(f"{label}: field 'match.headers' must map header names to regexes")
     rule.headers = {str(k).lower(): _regex(v, f"{label}: field 'match.headers.{k}'") for k, v in headers.items()}
-    rule.after = _number(data.get("after", 0), f"{label}: field 'after'", 0, integer=True)
-    if "times" in data:
-        rule.times = _number(data["times"], f"{label}: field 'times'", 1, integer=True)
-    rule.probability = float(_number(data.get("probability", 1.0), f"{label}: field 'probability'", 0, 1))
-    rule.delay = float(_number(data.get("delay", 0), f"{label}: field 'delay'", 0))
+
+
+def _action(rule: FaultRule, data: dict[str, Any], label: str) -> None:
+    """Set the rule's one action (or none: a delay alone)."""
     actions = [a for a in ACTIONS if a in data]
     if len(actions) > 1:
         raise RuleError(f"{label}: fields {actions[0]!r} and {actions[1]!r} both given; a rule has one action")
     if not actions and not rule.delay:
         raise RuleError(f"{label}: no action; give one of error, respond, transport, patch, or a delay")
     if "error" in data:
-        if data["error"] not in ERRORS:
-            raise RuleError(f"{label}: field 'error': unknown error {data['error']!r}{suggest(str(data['error']))}")
-        rule.error = data["error"]
+        error = data["error"]
+        if not isinstance(error, str):
+            raise RuleError(f"{label}: field 'error' must be an error name, not {_brief.repr(error)}")
+        if error not in ERRORS:
+            raise RuleError(f"{label}: field 'error': unknown error {_brief.repr(error)}{suggest(error)}")
+        rule.error = error
     if "transport" in data:
-        if data["transport"] not in TRANSPORTS:
-            raise RuleError(f"{label}: field 'transport': {data['transport']!r} is not one of {', '.join(TRANSPORTS)}")
+        if not isinstance(data["transport"], str) or data["transport"] not in TRANSPORTS:
+            raise RuleError(f"{label}: field 'transport': {_brief.repr(data['transport'])} is not one of "
+                            f"{', '.join(TRANSPORTS)}")
         rule.transport = data["transport"]
     if "respond" in data:
         rule.respond = _respond(data["respond"], label)
     if "patch" in data:
         rule.patch = _patch(data["patch"], label)
-    return rule
 
 
 def _respond(value: Any, label: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise RuleError(f"{label}: field 'respond' must be a mapping of status, reason, headers, body")
-    bad = sorted(set(value) - {"status", "reason", "headers", "body"})
-    if bad:
-        raise RuleError(f"{label}: field 'respond.{bad[0]}' is unknown; use status, reason, headers, body")
+    bad = _unknown(value, {"status", "reason", "headers", "body"})
+    if bad is not None:
+        raise RuleError(f"{label}: field 'respond.{bad}' is unknown; use status, reason, headers, body")
     _number(value.get("status", 200), f"{label}: field 'respond.status'", 100, 999, integer=True)
-    if not isinstance(value.get("headers", {}), dict):
-        raise RuleError(f"{label}: field 'respond.headers' must map header names to values")
+    if _BREAKS.search(_text(value.get("reason", ""), f"{label}: field 'respond.reason'")):
+        raise RuleError(f"{label}: field 'respond.reason': a reason is one line")
+    _headers(value.get("headers", {}), label, "respond.headers")
     body = value.get("body", "")
     if not isinstance(body, str | dict | list):
         raise RuleError(f"{label}: field 'respond.body' must be text, or a mapping/list sent as JSON")
+    if not isinstance(body, str):
+        _json(body, f"{label}: field 'respond.body'")
     return value
 
 
 def _patch(value: Any, label: str) -> dict[str, Any]:
-    if not isinstance(value, dict) or not value or set(value) - {"set", "remove", "headers"}:
+    if not isinstance(value, dict) or not value or _unknown(value, {"set", "remove", "headers"}) is not None:
         raise RuleError(f"{label}: field 'patch' must be a mapping of set, remove and/or headers")
-    for pointer in [*value.get("set", {}), *value.get("remove", [])]:
+    assigned, removed = value.get("set", {}), value.get("remove", [])
+    if not isinstance(assigned, dict):
+        raise RuleError(f"{label}: field 'patch.set' must map JSON pointers to values")
+    if not isinstance(removed, list):
+        raise RuleError(f"{label}: field 'patch.remove' must be a list of JSON pointers")
+    for pointer in [*assigned, *removed]:
         if not isinstance(pointer, str) or not pointer.startswith("/"):
-            raise RuleError(f"{label}: field 'patch': {pointer!r} is not a JSON pointer (like /subject)")
-    if not isinstance(value.get("headers", {}), dict):
-        raise RuleError(f"{label}: field 'patch.headers' must map header names to values")
+            raise RuleError(f"{label}: field 'patch': {_brief.repr(pointer)} is not a JSON pointer (like /subject)")
+    _json(assigned, f"{label}: field 'patch.set'")
+    _headers(value.get("headers", {}), label, "patch.headers")
     return value
 
 
@@ -233,7 +302,7 @@ def load_plan(data: Any, name: str) -> FaultPlan:
         raise RuleError(f"{name}: a rules file is a mapping with a 'faults' list")
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise RuleError(f"{name}: field 'seed' must be a whole number, not {seed!r}")
+        raise RuleError(f"{name}: field 'seed' must be a whole number, not {_brief.repr(seed)}")
     plan = FaultPlan(seed=seed)
     for i, rule in enumerate(data.get("faults", []), 1):
         plan.add(parse_rule(rule, f"{name}: rule {i}"))
@@ -246,7 +315,7 @@ def apply_patch(body: bytes, patch: Mapping[str, Any]) -> bytes:
         return body
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses: left alone
         return body
     for pointer, value in patch.get("set", {}).items():
         parent, key = _walk(doc, pointer)

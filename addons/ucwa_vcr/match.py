@@ -8,6 +8,7 @@ identical requests are answered in recorded order.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from .protocol import EVENT_TUNING_PARAMS, is_events, normalise_path, parse_xml,
 from .redact import Redactor
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+# RFC 3986, appendix B: splits any string into scheme, authority, path and query, however malformed.
+_ANY_URL = re.compile(r"(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?")
 
 
 def canonical_body(content_type: str, body: bytes) -> str:
@@ -34,32 +37,59 @@ def canonical_body(content_type: str, body: bytes) -> str:
             return etree.tostring(parse_xml(body), method="c14n").decode("utf-8")
         if "x-www-form-urlencoded" in ctype:
             return urlencode(sorted(parse_qsl(body.decode("utf-8"), keep_blank_values=True)))
-    except (ValueError, etree.LxmlError):
-        pass  # a body that does not parse as its type says is compared as it is
+    except (ValueError, RecursionError, etree.LxmlError):
+        pass  # a body that does not parse as its type says (or nests too deep to) is compared as it is
     return body.decode("utf-8", "replace")
+
+
+def url_parts(url: str) -> tuple[str, str, str, str, str]:
+    """(scheme, host, port, path, query) of a URL, scheme and host lower-case, port made explicit. Never raises:
+    a live request's URL may be anything, and what a malformed one lacks is taken as written."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # "Invalid IPv6 URL", a host that changes under NFKC normalisation
+        found = _ANY_URL.match(url)
+        assert found is not None  # every group is optional: it matches any string
+        scheme, authority, path, query = (g or "" for g in found.groups())
+        return scheme.lower(), authority.rpartition("@")[2].lower(), "", path, query
+    scheme = parts.scheme.lower()
+    try:
+        port = str(parts.port or "")
+    except ValueError:  # out of range or not a number: compared as written
+        port = parts.netloc.rpartition(":")[2]
+    return scheme, host, port or _DEFAULT_PORTS.get(scheme, ""), parts.path, parts.query
+
+
+def _encoded(pairs: list[tuple[str, str]]) -> str:
+    """Query pairs URL-encoded; bytes that were not UTF-8 (lone surrogates) encode back to what they were."""
+    try:
+        return urlencode(pairs, errors="surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no bytes decode to: compared by its code point
+        return urlencode(pairs, errors="backslashreplace")
 
 
 def features(request: Request, redactor: Redactor, on: Sequence[str] = MATCHERS) -> dict[str, str]:
     """The normalised value of each matcher in `on` for a request (secrets canonicalised first)."""
-    url = urlsplit(redactor.text(request.url))
-    path = normalise_path(url.path or "/")
+    scheme, host, port, raw_path, query = url_parts(redactor.text(request.url))
+    path = normalise_path(raw_path or "/")
     out: dict[str, str] = {}
     for name in on:
         if name == "method":
             out[name] = request.method.upper()
         elif name == "scheme":
-            out[name] = url.scheme.lower()
+            out[name] = scheme
         elif name == "host":
-            out[name] = (url.hostname or "").lower()
+            out[name] = host
         elif name == "port":
-            out[name] = str(url.port) if url.port else _DEFAULT_PORTS.get(url.scheme.lower(), "")
+            out[name] = port
         elif name == "path":
             out[name] = path
         elif name == "query":
-            pairs = parse_qsl(url.query, keep_blank_values=True)
+            pairs = parse_qsl(query, keep_blank_values=True)
             if is_events(path):
                 pairs = [(k, v) for k, v in pairs if k.lower() not in EVENT_TUNING_PARAMS]
-            out[name] = urlencode(sorted(pairs))
+            out[name] = _encoded(sorted(pairs))
         elif name == "accept":
             out[name] = representation(header(request.headers, "accept"))
         elif name == "auth":  # the scheme only: a signed-in request and the 401 probe before it differ
@@ -80,11 +110,16 @@ class Near:
 
 @dataclass
 class Miss:
-    """Why a request got no recorded answer."""
+    """Why a request got no recorded answer. `request` is the missed request redacted (by `redactor`, canonical by
+    default): explanations go into answers, logs and test reports, never a live secret."""
 
     request: Request
     exhausted: int = 0  # > 0: that many identical requests were recorded and all have been answered
     near: list[Near] = field(default_factory=list)
+    redactor: Redactor = field(default_factory=lambda: Redactor(canonical=True), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.request = self.redactor.request(self.request)
 
     def explain(self) -> str:
         """A human-readable explanation, several lines."""
@@ -95,7 +130,7 @@ class Miss:
             lines.append("  the cassette holds no interactions")
         for near in self.near:
             recorded = near.interaction.request
-            lines.append(f"  closest #{near.position}: {recorded.method} {recorded.url}")
+            lines.append(f"  closest #{near.position}: {recorded.method} {self.redactor.text(recorded.url)}")
             for name, (was, got) in near.differences.items():
                 lines.append(f"    {name}: recorded {was!r}, got {got!r}")
         return "\n".join(lines)
@@ -162,8 +197,8 @@ class Matcher:
                 return self.interactions[positions[used]]
             if self.exhausted == Exhausted.REPEAT and offline:
                 return self.interactions[positions[-1]]
-            return Miss(request, exhausted=len(positions))
-        return Miss(request, near=self.nearest(request) if offline else [])
+            return Miss(request, exhausted=len(positions), redactor=self.redactor)
+        return Miss(request, near=self.nearest(request) if offline else [], redactor=self.redactor)
 
     def nearest(self, request: Request, count: int = 3) -> list[Near]:
         """The recorded requests that differ from `request` in the fewest matchers (a scan: misses only)."""

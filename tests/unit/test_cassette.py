@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from ucwa_vcr.cassette.cache import load_cassette
 from ucwa_vcr.cassette.codec import COMPLETE, dump_interaction, parse
 from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
 from ucwa_vcr.cassette.writer import CassetteWriter, check_writable, save_cassette
-from ucwa_vcr.errors import FileError
+from ucwa_vcr.errors import CassetteError, FileError
 
 BODIES = [
     (b'{"expirationTime":"\\/Date(1436925247778)\\/","d":"We\\u0027ll"}', "application/json"),
@@ -176,3 +177,132 @@ def test_the_cache_keeps_the_most_recently_used_within_its_budget(tmp_path, monk
         load_cassette(path)
     kept = {json.loads(entry.read_text())["interactions"][0]["request"]["url"] for entry in cache.glob("*.json")}
     assert kept == {exchange(0).request.url, exchange(2).request.url}
+
+
+# -- bad input: one line naming the file and the line, memory bounded (issue 11) ---------------------
+
+BILLION_LAUGHS = """version: 1
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+interactions: []
+"""
+ONE = "version: 1\ninteractions:\n- request:\n    method: GET\n    url: {url}\n  response:\n    status: {status}\n"
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (BILLION_LAUGHS, "c.yaml:3: YAML aliases (*a) are not allowed in a cassette"),
+    ("version: 1\ninteractions: &s [*s]\n", "c.yaml:2: YAML aliases (*s) are not allowed"),
+    ("version: 1\ninteractions:\n- &x {request: {method: GET, url: 'http://x/'}, response: {status: 200}}\n- *x\n",
+     "c.yaml:4: YAML aliases (*x) are not allowed"),
+    (ONE.format(url="https://fe1/", status="2" + "0" * 4400), "c.yaml:7: an integer of 4401 digits is too long"),
+    ("version: 1\ninteractions: []\nstarted: 2001-13-45\n", "c.yaml:3: not a valid timestamp: month must be in 1..12"),
+    ("version: 1\ninteractions: !!timestamp soon\n", "c.yaml:2: 'soon' is not a valid timestamp"),
+    (ONE.format(url="'http://fe1:99999/x'", status=200), "c.yaml:5: url 'http://fe1:99999/x' does not parse: Port out of range"),
+    (ONE.format(url="'http://[::1/x'", status=200), "c.yaml:5: url 'http://[::1/x' does not parse: Invalid IPv6 URL"),
+    (ONE.format(url="'https://fe1:0/'", status=200), "c.yaml:5: url 'https://fe1:0/' has port 0"),
+    (ONE.format(url="ftp://fe1/x", status=200), "c.yaml:5: url 'ftp://fe1/x' is not http or https"),
+    (ONE.format(url="https:///x", status=200), "c.yaml:5: url 'https:///x' has no host"),
+    (ONE.format(url="https://fe1/", status=200) + "  duration: .nan\n", "c.yaml:8: duration must be a number of seconds"),
+    (ONE.format(url="https://fe1/", status=200) + "  duration: 1" + "0" * 400 + "\n", "c.yaml:8: duration must be"),
+    (ONE.format(url="https://fe1/", status=200) + "    headers: [{base64: '%%'}]\n", "c.yaml:8: header base64 is not base64"),
+    ("version: 1\ninteractions: []\nx: \"a\x01b\"\n", "c.yaml:3: character #x0001 is not allowed in YAML"),
+    ("version: 1\ninteractions: " + "[" * 2000 + "]" * 2000 + "\n", "c.yaml:2: exceeded maximum nesting depth"),
+])
+def test_malformed_cassettes_are_one_line_with_file_and_line(tmp_path, content, expected):
+    path = tmp_path / "c.yaml"
+    path.write_text(content)
+    for load in (lambda: load_cassette(path), lambda: parse(content, str(path))):
+        with pytest.raises(FileError) as e:
+            load()
+        message = str(e.value)
+        assert message.startswith(f"{tmp_path}/{expected}"), message
+        assert "\n" not in message and len(message) < 400
+
+
+def test_bytes_that_are_not_utf8_are_refused_with_their_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"version: 1\ninteractions: []\n# caf\xe9\n")
+    with pytest.raises(FileError, match=r"c\.yaml:3: not UTF-8 text \(byte 0xe9\)"):
+        load_cassette(path)
+
+
+# -- bytes that are not UTF-8 in heads: kept exactly -----------------------------------------------
+
+SURROGATES = Interaction(
+    Request(method="G\udcc9T", url="https://fe1/caf\udce9?q=\udcff",
+            headers=[("X-Latin1", "caf\udce9"), ("X-Plain", "caf\u00e9"), ("X-\udc80", "v")]),
+    Response(status=200, reason="R\udce9ussi", headers=[("Content-Type", "text/plain; charset=\udce9")], body=b"ok"),
+    started="2026-01-01T00:00:00.000+00:00")
+
+
+def test_header_bytes_that_are_not_utf8_round_trip_exactly(tmp_path):
+    text = dump_interaction(SURROGATES).decode("utf-8")
+    assert "- 'X-Plain: caf\u00e9'" in text  # valid text stays plain
+    assert "- base64: WC1MYXRpbjE6IGNhZuk=" in text  # b"X-Latin1: caf\xe9"
+    assert "url_base64: aHR0cHM6Ly9mZTEvY2Fm6T9xPf8=" in text and "\n    url:" not in text
+    assert "method_base64: R8lU" in text and "reason_base64: Uul1c3Np" in text
+    loaded = parse(f"version: 1\ninteractions:\n{text}", "c.yaml").interactions[0]
+    assert loaded == SURROGATES
+    path = tmp_path / "c.yaml"
+    save_cassette(path, Cassette([SURROGATES]))
+    assert load_cassette(path).interactions == [SURROGATES] == load_cassette(path).interactions  # parsed, cached
+    assert [v.encode("utf-8", "surrogateescape") for _, v in loaded.request.headers][0] == b"caf\xe9"
+
+
+def test_plain_heads_are_written_as_before():
+    plain = exchange(1)
+    text = dump_interaction(plain).decode()
+    assert "base64" not in text.replace("body_base64", "")
+    assert "    url: https://fe1/ucwa/v1/applications/1/onlineMeetings/1\n" in text
+    assert "    - 'Content-Type: application/json'\n" in text
+
+
+# -- the cache never holds a live secret -----------------------------------------------------------
+
+def test_a_cassette_holding_a_live_secret_is_never_cached(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("UCWA_VCR_CACHE", str(cache))
+    live = "cwt=AAEBHAAAAGxpdmUtc2VjcmV0LWZvci1jYWNoZS10ZXN0"
+    leaky = exchange(1)
+    leaky.request.headers.append(("Authorization", f"Bearer {live}"))
+    path = tmp_path / "leaky.yaml"
+    save_cassette(path, Cassette([leaky]))
+    assert load_cassette(path).interactions == [leaky]
+    assert list(cache.glob("*")) == []
+    clean = tmp_path / "clean.yaml"
+    save_cassette(clean, Cassette([exchange(1)]))
+    load_cassette(clean)
+    assert len(list(cache.glob("*.json"))) == 1
+
+
+def test_cache_entries_of_earlier_versions_are_removed(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("UCWA_VCR_CACHE", str(cache))
+    old = cache / f"{'ab' * 32}.json"  # written unchecked: may hold a secret
+    old.write_text('{"version": 1, "interactions": []}')
+    path = tmp_path / "c.yaml"
+    save_cassette(path, Cassette([exchange(1)]))
+    load_cassette(path)
+    assert not old.exists() and len(list(cache.glob("2-*.json"))) == 1
+
+
+@pytest.mark.parametrize(("request_data", "expected"), [
+    ({"method": "GET", "url": "https://fe1/", "headers": ["X-A: 1", {"base64": "WDog"}, "X-B: \ud800"]},
+     "header holds a lone surrogate; write its bytes as {base64: ...}"),
+    ({"method": "GET", "url": "https://fe1/\ud800"}, "request url holds a lone surrogate; write its bytes as url_base64"),
+    ({"method": "GET", "url": "https://fe1/", "url_base64": "aHR0cHM6Ly9mZTEv"}, "request has both url and url_base64"),
+    ({"method": "GET", "url_base64": "not base64!"}, "url_base64 is not base64"),
+    ({"method": "GET", "url_base64": "aHR0cDovL1s6OjEveA=="}, "url 'http://[::1/x' does not parse"),
+])
+def test_heads_the_proxy_could_not_send_are_refused(request_data, expected):
+    # libyaml refuses a "\ud800" escape; JSON (the cache) and the pure-Python YAML reader let it through
+    with pytest.raises(CassetteError, match=re.escape(expected)):
+        Cassette.from_data({"version": 1, "interactions": [{"request": request_data, "response": {"status": 200}}]})

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
-from ucwa_vcr.errors import RuleError
+from ucwa_vcr.cassette.codec import load_yaml
+from ucwa_vcr.errors import FileError, RuleError
 from ucwa_vcr.fault_rules import apply_patch, load_plan, parse_rule, parse_shorthand
 
 
@@ -56,3 +59,68 @@ def test_shorthand():
 ])
 def test_apply_patch(body, patch, expected):
     assert apply_patch(body, patch) == expected
+
+
+# -- bad input: one line naming the file, the rule and the field (issue 11) -------------------------
+
+RULES_BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+faults:
+- match: {path: x}
+  patch: {set: {/lol: *g}}
+"""
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ({"error": ["TooManyOnlineMeetings"]}, "field 'error' must be an error name, not ['TooManyOnlineMeetings']"),
+    ({"error": {"a": 1}}, "field 'error' must be an error name"),
+    ({"transport": ["reset"]}, "field 'transport': ['reset'] is not one of reset, hang"),
+    ({"patch": {"remove": 5}}, "field 'patch.remove' must be a list of JSON pointers"),
+    ({"patch": {"set": ["/a"]}}, "field 'patch.set' must map JSON pointers to values"),
+    ({"patch": {"set": {"/a": datetime.date(2026, 1, 1)}}}, "field 'patch.set': {'/a': datetime.date(2026, 1, 1)} cannot be sent as JSON"),
+    ({"patch": {"headers": {"X-A": "one\r\nX-Injected: two"}}}, "field 'patch.headers.X-A': a header value is one line"),
+    ({"patch": {"headers": {"bad name": "v"}}}, "field 'patch.headers': 'bad name' is not a header name"),
+    ({"delay": float("inf")}, "field 'delay': inf is not a number from 0 to 86400.0"),
+    ({"delay": 10 ** 400}, "field 'delay': 100000000000000000...0000000000000000000 is not a number from 0 to 86400.0"),
+    ({"delay": float("nan"), "error": "Conflict"}, "field 'delay': nan is not a number"),
+    ({"probability": float("nan"), "error": "Conflict"}, "field 'probability': nan is not a number from 0 to 1"),
+    ({"respond": {"body": {"when": datetime.date(2026, 1, 1)}}}, "field 'respond.body': {'when': datetime.date(2026, 1, 1)} cannot be sent as JSON"),
+    ({"respond": {"headers": ["X-A: 1"]}}, "field 'respond.headers' must map header names to values"),
+    ({"respond": {"reason": "OK\nX: y"}}, "field 'respond.reason': a reason is one line"),
+    ({"respond": {1: 2, "x": 3}}, "field 'respond.1' is unknown"),
+    ({1: "x", "zzz": 2, "error": "Conflict"}, "field '1' is unknown"),
+    ({"match": {None: 1}, "error": "Conflict"}, "field 'match.None' is unknown"),
+    ({"match": {"method": ["GET"]}, "error": "Conflict"}, "field 'match.method': must be text, not ['GET']"),
+    ({"name": {"a": 1}, "error": "Conflict"}, "field 'name': must be text"),
+    ({"match": {"path": "x" * 1000 + "("}, "error": "Conflict"}, "field 'match.path': 'xxxxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxx(' is not a regex"),
+    ({"match": {"path": "(" * 1000 + ")" * 1000}, "error": "Conflict"}, "field 'match.path': '(((((((((((((((((((((((((((...))))))))))))))))))))))))))))' is not a regex: maximum recursion"),
+    ({"match": {"body": "a{99999999999999}"}, "error": "Conflict"}, "field 'match.body': 'a{99999999999999}' is not a regex: the repetition number is too large"),
+])
+def test_malformed_rules_are_one_line_errors(rule, expected):
+    with pytest.raises(RuleError) as e:
+        load_plan({"faults": [{"error": "Conflict"}, {"match": {"path": "x"}, **rule}]}, "faults.yaml")
+    message = str(e.value)
+    assert message.startswith(f"faults.yaml: rule 2: {expected}"), message
+    assert "\n" not in message and len(message) < 300
+
+
+def test_rules_file_aliases_are_read_within_a_cap(tmp_path):
+    text = "shared: &m {path: myOnlineMeetings$}\nfaults:\n- {match: *m, error: Conflict}\n- {match: *m, transport: reset}\n"
+    plan = load_plan(load_yaml(text, "faults.yaml"), "faults.yaml")
+    assert [r.path.pattern for r in plan.rules] == ["myOnlineMeetings$"] * 2
+    with pytest.raises(FileError, match=r"^faults\.yaml:2: aliases \(\*a\) expand this file to more than 1000000 characters$"):
+        load_yaml(RULES_BOMB, "faults.yaml")
+    with pytest.raises(FileError, match=r"^faults\.yaml:1: a recursive alias: the node anchored here contains itself$"):
+        load_yaml("faults: &f [{match: {path: x}, patch: {set: {/a: *f}}}]\n", "faults.yaml")
+    with pytest.raises(FileError, match=r"^faults\.yaml:3: an integer of 5000 digits is too long"):
+        load_yaml("faults:\n- match: {path: x}\n  delay: " + "1" * 5000 + "\n", "faults.yaml")
+
+
+def test_a_patch_on_json_nested_too_deep_leaves_the_body_alone():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert apply_patch(deep, {"set": {"/0": 1}}) == deep

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from ucwa_vcr.cassette.model import Interaction, Request, Response
-from ucwa_vcr.match import Matcher, Miss, canonical_body
+from ucwa_vcr.match import Matcher, Miss, canonical_body, features
+from ucwa_vcr.redact import Redactor
 
 APP = "https://fe1.contoso.com/ucwa/oauth/v1/applications/10934565897"
 
@@ -105,3 +106,43 @@ def test_rewind_starts_the_sequence_over():
     assert [m.match(req(f"{APP}/x")).response.status for _ in range(2)] == [200, 201]
     m.rewind()
     assert m.match(req(f"{APP}/x")).response.status == 200
+
+
+@pytest.mark.parametrize("url", [
+    "http://[::1/x", "https://fe1.contoso.com:99999/x", "https://fe1.contoso.com:abc/x", "https://h\u2100x/x",
+    "not a url", "", "//fe1/x?a=1", "https://fe1/caf\udce9?q=\udcff", "https://[::1]x/y",
+])
+def test_weird_live_urls_never_raise_and_miss(url):
+    m = Matcher([rec(f"{APP}/x")])
+    found = m.match(req(url))
+    assert isinstance(found, Miss)
+    assert "no recorded answer" in found.explain() and found.summary()
+
+
+def test_a_malformed_port_is_compared_as_written():
+    assert features(req("https://fe1:99999/x"), Redactor(canonical=True), ("host", "port")) == {"host": "fe1", "port": "99999"}
+    assert features(req("http://[::1/x?a=1"), Redactor(canonical=True), ("scheme", "path", "query")) == {
+        "scheme": "http", "path": "/x", "query": "a=1"}
+
+
+def test_miss_explanations_show_the_request_redacted():
+    token, password = "cwt=AAEBlive-token-for-miss-test", "live-password-for-miss-test"
+    recorded = rec(f"{APP}/me?access_token=REDACTED-1", method="POST", body=b"password=REDACTED-2",
+                   ctype="application/x-www-form-urlencoded")
+    m = Matcher([recorded], on=("method", "path", "query", "body"))
+    live = Request(method="POST", url=f"{APP}/me?access_token=live-query-token&renew={token}",
+                   headers=[("Authorization", f"Bearer {token}"), ("Content-Type", "application/x-www-form-urlencoded")],
+                   body=f"password={password}&x=1".encode())
+    miss = m.match(live)
+    shown = miss.explain() + miss.summary() + repr(miss)
+    for secret in ("live-query-token", token, password, "AAEBlive"):
+        assert secret not in shown
+    assert "access_token=REDACTED" in miss.explain() and "password=REDACTED" in miss.summary()
+    exhausted = Matcher([rec(f"{APP}/x")], exhausted="miss")
+    exhausted.match(req(f"{APP}/x?access_token=live-query-token"))
+    assert "live-query-token" not in exhausted.match(req(f"{APP}/x?access_token=live-query-token")).explain()
+
+
+def test_a_body_nested_deeper_than_python_recurses_is_compared_as_text():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert canonical_body("application/json", deep) == deep.decode()

@@ -2,14 +2,32 @@
 
 No I/O and no mitmproxy here. `Interaction.to_data()` / `Interaction.from_data()` define the YAML
 schema (see README, "Cassette format"); `codec.py` turns it into YAML text and back.
+
+Header lines, methods, URLs and reasons are `str` as mitmproxy gives them: bytes that are not UTF-8 are kept as
+lone surrogates (UTF-8 with surrogateescape), which YAML cannot hold. Such a value is stored as the base64 of its
+bytes (encoded back with surrogateescape), so it is kept exactly and the file stays plain YAML; everything else
+is stored as plain text, as before:
+
+    request:
+      method: GET
+      url_base64: aHR0cHM6Ly9mZTEvY2Fm6Q==          # instead of `url:` (likewise method, reason, started)
+      headers:
+      - 'Accept: application/json'
+      - base64: WC1OYW1lOiBjYWbp                    # instead of one 'Name: value' line
+
+A loaded URL must parse: scheme http or https, a host, a port from 1 to 65535.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
+import re
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import CassetteError
 
@@ -20,6 +38,102 @@ TEXT_MEDIA_MARKERS = ("json", "xml", "text/", "x-www-form-urlencoded", "javascri
 
 
 Headers = list[tuple[str, str]]
+Where = tuple[str | int, ...]
+
+# Values quoted in errors are cut short: a malformed file may hold megabytes, or lists nested 1000 deep.
+_brief = reprlib.Repr()
+_brief.maxstring, _brief.maxother, _brief.maxlevel = 60, 60, 2
+
+
+def wire_bytes(text: str) -> bytes:
+    """The bytes a header, URL or reason stood for (mitmproxy decodes them as UTF-8 with surrogateescape)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate no decoding gives: kept, if not as the same code points
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _as_base64(text: str) -> str | None:
+    """None when `text` is valid text (YAML holds it as is), else the base64 of the bytes it stands for."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return base64.b64encode(wire_bytes(text)).decode("ascii")
+    return None
+
+
+def text_data(data: dict[str, Any], key: str, value: str) -> None:
+    """Store `value` under `key`, or its bytes under `key_base64` when it is not valid text (lone surrogates)."""
+    encoded = _as_base64(value)
+    if encoded is None:
+        data[key] = value
+    else:
+        data[f"{key}_base64"] = encoded
+
+
+def from_base64(value: Any, what: str, where: Where) -> str:
+    """The text whose bytes `value` holds as base64 (bytes that are not UTF-8 become lone surrogates)."""
+    if not isinstance(value, str):
+        raise CassetteError(f"{what} must be a base64 string, not {_brief.repr(value)}", where)
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8", "surrogateescape")
+    except (binascii.Error, ValueError) as e:
+        raise CassetteError(f"{what} is not base64: {e}", where) from None
+
+
+def text_field(data: dict[str, Any], key: str, owner: str, where: Where, required: bool = True) -> str:
+    """The text under `key`, or decoded from `key_base64`: a required field is a non-empty string, an optional one
+    any scalar (as its text; missing or null is "")."""
+    raw, alt = data.get(key), key + "_base64"
+    if isinstance(raw, str) and raw and alt not in data and _sendable(raw):  # the common case first: loads run
+        return raw  # this 100,000s of times
+    if raw is not None and alt in data:
+        raise CassetteError(f"{owner} has both {key} and {alt}", where)
+    if alt in data:
+        value = from_base64(data[alt], alt, (*where, alt))
+    elif raw is None or isinstance(raw, str):
+        value = raw or ""
+    elif required or isinstance(raw, dict | list):
+        raise CassetteError(f"{owner} {key} must be text, not {_brief.repr(raw)}", (*where, key))
+    else:
+        value = str(raw)
+    if required and not value:
+        raise CassetteError(f"{owner} has no {key}", (*where, key) if key in data or alt in data else where)
+    if not _sendable(value):
+        raise CassetteError(f"{owner} {key} holds a lone surrogate; write its bytes as {alt}", (*where, key))
+    return value
+
+
+def _sendable(text: str) -> bool:
+    """Whether `text` encodes back to bytes (UTF-8 with surrogateescape). libyaml refuses a "\\ud800" escape, the
+    pure-Python YAML reader and JSON do not, and the proxy could then not send what it loaded."""
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# Most recorded URLs: checked by this alone, urlsplit (five times slower) only for the rest.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9._~-]+(?::([0-9]{1,5}))?(?=[/?#]|\Z)", re.IGNORECASE)
+
+
+def check_url(url: str, where: Where) -> None:
+    """CassetteError unless `url` parses: scheme http or https, a host, and a valid port if any."""
+    plain = _PLAIN_URL.match(url)
+    if plain and 0 < int(plain.group(1) or 80) < 65536:
+        return
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:  # "Port out of range 0-65535", "Invalid IPv6 URL", ...
+        raise CassetteError(f"url {_brief.repr(url)} does not parse: {e}", where) from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise CassetteError(f"url {_brief.repr(url)} is not http or https", where)
+    if not parts.hostname:
+        raise CassetteError(f"url {_brief.repr(url)} has no host", where)
+    if port == 0:
+        raise CassetteError(f"url {_brief.repr(url)} has port 0", where)
 
 
 def header(headers: Headers, name: str, default: str = "") -> str:
@@ -58,7 +172,7 @@ class Message:
         return header(self.headers, "content-type")
 
     def body_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"headers": [f"{k}: {v}" for k, v in self.headers]}
+        data: dict[str, Any] = {"headers": [_header_data(k, v) for k, v in self.headers]}
         if self.body:
             if not self.raw and is_text(self.content_type, self.body):
                 data["body"] = self.body.decode("utf-8")
@@ -69,23 +183,35 @@ class Message:
         return data
 
     @staticmethod
-    def parse_body(data: dict[str, Any], where: tuple[str | int, ...]) -> tuple[Headers, bytes, bool]:
-        headers: Headers = []
+    def parse_body(data: dict[str, Any], where: Where) -> tuple[Headers, bytes, bool]:
         raw_headers = data.get("headers", [])
         if not isinstance(raw_headers, list):
             raise CassetteError("headers must be a list of 'Name: value' strings", (*where, "headers"))
-        for i, line in enumerate(raw_headers):
-            if not isinstance(line, str) or ":" not in line:
-                raise CassetteError(f"header {line!r} is not a 'Name: value' string", (*where, "headers", i))
-            name, _, value = line.partition(":")
-            headers.append((name, value[1:] if value.startswith(" ") else value))
+        headers: Headers = []
+        for i, item in enumerate(raw_headers):
+            if isinstance(item, str) and ":" in item:  # the common case inline: a big cassette has 100,000s
+                name, _, value = item.partition(":")
+                headers.append((name, value[1:] if value.startswith(" ") else value))
+            else:
+                headers.append(_parse_header(item, (*where, "headers", i)))
+        try:
+            lines = "".join(raw_headers)  # one check of all the lines: a big cassette has 100,000s
+        except TypeError:  # some are {base64: ...}, always sendable
+            lines = "".join(item for item in raw_headers if isinstance(item, str))
+        if not _sendable(lines):
+            i = next(i for i, item in enumerate(raw_headers) if isinstance(item, str) and not _sendable(item))
+            raise CassetteError("header holds a lone surrogate; write its bytes as {base64: ...}",
+                                (*where, "headers", i))
         if "body" in data and "body_base64" in data:
             raise CassetteError("has both body and body_base64", where)
         body: bytes = b""
         if "body" in data:
             if not isinstance(data["body"], str):
                 raise CassetteError("body must be a string", (*where, "body"))
-            body = data["body"].encode("utf-8")
+            try:
+                body = data["body"].encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: the YAML loader refuses them, hand-made data may not
+                raise CassetteError("body holds a lone surrogate; write it as body_base64", (*where, "body")) from None
         elif "body_base64" in data:
             try:
                 body = base64.b64decode(str(data["body_base64"]), validate=True)
@@ -94,23 +220,47 @@ class Message:
         return headers, body, bool(data.get("raw", False))
 
 
+def _header_data(name: str, value: str) -> str | dict[str, str]:
+    """A header as its 'Name: value' line, or {base64: the line's bytes} when it is not valid text."""
+    line = f"{name}: {value}"
+    encoded = _as_base64(line)
+    return line if encoded is None else {"base64": encoded}
+
+
+def _parse_header(item: Any, where: Where) -> tuple[str, str]:
+    """(name, value) of a stored header: a 'Name: value' string or {base64: ...}."""
+    if isinstance(item, dict) and set(item) == {"base64"}:
+        line = from_base64(item["base64"], "header base64", (*where, "base64"))
+    elif isinstance(item, str):
+        line = item
+    else:
+        raise CassetteError(f"header {_brief.repr(item)} is not a 'Name: value' string or {{base64: ...}}", where)
+    if ":" not in line:
+        raise CassetteError(f"header {_brief.repr(line)} is not a 'Name: value' string", where)
+    name, _, value = line.partition(":")
+    return name, value[1:] if value.startswith(" ") else value
+
+
 @dataclass
 class Request(Message):
     method: str = "GET"
     url: str = ""
 
     def to_data(self) -> dict[str, Any]:
-        return {"method": self.method, "url": self.url, **self.body_data()}
+        data: dict[str, Any] = {}
+        text_data(data, "method", self.method)
+        text_data(data, "url", self.url)
+        return {**data, **self.body_data()}
 
     @classmethod
-    def from_data(cls, data: Any, where: tuple[str | int, ...]) -> Request:
+    def from_data(cls, data: Any, where: Where) -> Request:
         if not isinstance(data, dict):
             raise CassetteError("request must be a mapping", where)
-        for key in ("method", "url"):
-            if not isinstance(data.get(key), str) or not data[key]:
-                raise CassetteError(f"request has no {key}", (*where, key) if key in data else where)
+        method = text_field(data, "method", "request", where)
+        url = text_field(data, "url", "request", where)
+        check_url(url, (*where, "url_base64" if "url_base64" in data else "url"))
         headers, body, raw = cls.parse_body(data, where)
-        return cls(method=data["method"], url=data["url"], headers=headers, body=body, raw=raw)
+        return cls(method=method, url=url, headers=headers, body=body, raw=raw)
 
 
 @dataclass
@@ -119,18 +269,21 @@ class Response(Message):
     reason: str = ""
 
     def to_data(self) -> dict[str, Any]:
-        return {"status": self.status, "reason": self.reason, **self.body_data()}
+        data: dict[str, Any] = {"status": self.status}
+        text_data(data, "reason", self.reason)
+        return {**data, **self.body_data()}
 
     @classmethod
-    def from_data(cls, data: Any, where: tuple[str | int, ...]) -> Response:
+    def from_data(cls, data: Any, where: Where) -> Response:
         if not isinstance(data, dict):
             raise CassetteError("response must be a mapping", where)
         status = data.get("status")
-        if not isinstance(status, int) or not 100 <= status <= 999:
-            raise CassetteError(f"response status must be an HTTP status code, not {status!r}",
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
+            raise CassetteError(f"response status must be an HTTP status code, not {_brief.repr(status)}",
                                 (*where, "status") if "status" in data else where)
+        reason = text_field(data, "reason", "response", where, required=False)
         headers, body, raw = cls.parse_body(data, where)
-        return cls(status=status, reason=str(data.get("reason", "")), headers=headers, body=body, raw=raw)
+        return cls(status=status, reason=reason, headers=headers, body=body, raw=raw)
 
 
 @dataclass
@@ -143,29 +296,35 @@ class Interaction:
     duration: float = 0.0  # seconds from the request's first byte to the response's last
 
     def to_data(self) -> dict[str, Any]:
-        return {
-            "request": self.request.to_data(),
-            "response": self.response.to_data(),
-            "started": self.started,
-            "duration": round(self.duration, 6),
-        }
+        data: dict[str, Any] = {"request": self.request.to_data(), "response": self.response.to_data()}
+        text_data(data, "started", self.started)
+        data["duration"] = round(self.duration, 6)
+        return data
 
     @classmethod
-    def from_data(cls, data: Any, where: tuple[str | int, ...]) -> Interaction:
+    def from_data(cls, data: Any, where: Where) -> Interaction:
         if not isinstance(data, dict):
             raise CassetteError("interaction must be a mapping", where)
         for key in ("request", "response"):
             if key not in data:
                 raise CassetteError(f"interaction has no {key}", where)
-        duration = data.get("duration", 0.0)
-        if not isinstance(duration, int | float) or duration < 0:
-            raise CassetteError(f"duration must be a number of seconds, not {duration!r}", (*where, "duration"))
         return cls(
             request=Request.from_data(data["request"], (*where, "request")),
             response=Response.from_data(data["response"], (*where, "response")),
-            started=str(data.get("started", "")),
-            duration=float(duration),
+            started=text_field(data, "started", "interaction", where, required=False),
+            duration=_duration(data.get("duration", 0.0), (*where, "duration")),
         )
+
+
+def _duration(value: Any, where: Where) -> float:
+    """A recorded duration: a finite number of seconds, not negative."""
+    try:
+        seconds = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer of hundreds of digits
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds < 0:
+        raise CassetteError(f"duration must be a number of seconds, not {_brief.repr(value)}", where)
+    return seconds
 
 
 @dataclass
@@ -182,8 +341,8 @@ class Cassette:
         if "version" not in data:
             raise CassetteError("no 'version' key (this file is not a ucwa-vcr cassette)")
         if data["version"] != VERSION:
-            raise CassetteError(f"unknown cassette version {data['version']!r} (this ucwa-vcr reads {VERSION})",
-                                ("version",))
+            version = _brief.repr(data["version"])
+            raise CassetteError(f"unknown cassette version {version} (this ucwa-vcr reads {VERSION})", ("version",))
         items = data.get("interactions") or []
         if not isinstance(items, list):
             raise CassetteError("'interactions' must be a list", ("interactions",))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from urllib.parse import urlsplit
 
 from lxml import etree
 
-from ..cassette.model import Cassette, Interaction, Message
+from ..cassette.model import Cassette, Interaction, Message, wire_bytes
+from ..match import url_parts
 from ..protocol import APPLICATION_ID, UCWA_NS, parse_xml
+
+# What a body that is not what its Content-Type says may raise when parsed (deep nesting: RecursionError).
+_UNPARSABLE = (ValueError, RecursionError, etree.LxmlError)
 
 
 @dataclass
@@ -28,12 +31,17 @@ class Row:
         return asdict(self)
 
 
+def shown(text: str) -> str:
+    """Text fit to print: bytes that were not UTF-8 (lone surrogates in the model) shown as `\\xNN`."""
+    return wire_bytes(text).decode("utf-8", "backslashreplace")
+
+
 def short_path(url: str) -> str:
-    """The URL's path and query with the application prefix shortened to `{app}`."""
-    parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    """The URL's path and query with the application prefix shortened to `{app}` (printable, never raises)."""
+    _, _, _, path, query = url_parts(url)
+    path += f"?{query}" if query else ""
     m = APPLICATION_ID.search(path)
-    return "{app}" + path[m.end():] if m else path
+    return shown("{app}" + path[m.end():] if m else path)
 
 
 def ucwa_error(interaction: Interaction) -> str:
@@ -48,9 +56,10 @@ def ucwa_error(interaction: Interaction) -> str:
         else:
             data = json.loads(response.body)
             code, sub = (data.get("code"), data.get("subcode")) if isinstance(data, dict) else (None, None)
-    except (ValueError, etree.XMLSyntaxError):
+    except _UNPARSABLE:
         return ""
-    return f"{code}/{sub}" if code and sub else str(code or "")
+    code, sub = (str(v) if isinstance(v, str | int) else "" for v in (code, sub))  # a name, never a structure
+    return shown(f"{code}/{sub}" if code and sub else code)
 
 
 def rows(cassette: Cassette, indexes: list[int] | None = None) -> list[Row]:
@@ -59,7 +68,7 @@ def rows(cassette: Cassette, indexes: list[int] | None = None) -> list[Row]:
     out = []
     for n in chosen:
         i = cassette.interactions[n]
-        out.append(Row(n, i.request.method, short_path(i.request.url), i.response.status, ucwa_error(i),
+        out.append(Row(n, shown(i.request.method), short_path(i.request.url), i.response.status, ucwa_error(i),
                        len(i.response.body), round(i.duration * 1000, 1)))
     return out
 
@@ -71,7 +80,15 @@ def select(cassette: Cassette, expression: str) -> list[int]:
     from ..proxy.flows import flow_of
 
     matcher = flowfilter.parse(expression)  # raises ValueError with mitmproxy's message
-    return [n for n, i in enumerate(cassette.interactions) if matcher(flow_of(i))]
+    chosen = []
+    for n, interaction in enumerate(cassette.interactions):
+        try:
+            flow = flow_of(interaction)
+        except ValueError as e:  # mitmproxy takes ASCII URLs only
+            raise ValueError(f"exchange {n} cannot be filtered: mitmproxy refuses its URL ({e})") from None
+        if matcher(flow):
+            chosen.append(n)
+    return chosen
 
 
 def pretty_body(message: Message) -> tuple[str, str]:
@@ -85,7 +102,7 @@ def pretty_body(message: Message) -> tuple[str, str]:
         if "xml" in ctype:
             root = parse_xml(message.body)
             return etree.tostring(root, pretty_print=True, encoding="unicode"), "xml"
-    except (ValueError, etree.XMLSyntaxError):
+    except _UNPARSABLE:
         pass
     try:
         return message.body.decode("utf-8"), "html" if "html" in ctype else "text"
