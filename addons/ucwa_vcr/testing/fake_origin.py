@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     fake = FakeUcwa(args.password, max_meetings=args.max_meetings, event_timeout=args.event_timeout, port=args.port,
                     pool_host=args.pool_host, online=args.online)
-    print(f"fake UCWA origin on {fake.url}; discovery: {fake.discovery_url}", flush=True)
+    print(f"fake UCWA origin on {fake.url}; discovery: {fake.discovery_url}; sign in with any user name and the "
+          f"password {args.password!r}", flush=True)
     try:
         fake.server.serve_forever()
     except KeyboardInterrupt:
