@@ -179,7 +179,7 @@ class CassetteSession(OptionsAddon):
         what = describe(self.path, self.mode, self.held)
         if self.simulation is not None:
             style = describe_style(self.simulation.style)
-            what += (f"; meetings simulated (creates answered {style['create']}, ETags like {style['etag']}, "
+            what += (f"; meetings simulated (creates answered {style['create'][0]}, ETags like {style['etag']}, "
                      f"at most {style['max_meetings'][0]} meetings)")
         return what
 
