@@ -300,6 +300,11 @@ def load_plan(data: Any, name: str) -> FaultPlan:
         data = {}
     if not isinstance(data, dict) or not isinstance(data.get("faults", []), list):
         raise RuleError(f"{name}: a rules file is a mapping with a 'faults' list")
+    others = sorted(str(key) for key in data if key not in ("faults", "seed"))
+    if others and "faults" not in data:  # a typo ('fault:') would be a file without rules, silently; with a
+        # 'faults' list, other keys are fine: they hold YAML anchors the rules refer to
+        raise RuleError(f"{name}: no 'faults' list (found {_brief.repr(others[0])}); a rules file is a mapping "
+                        "with a 'faults' list")
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise RuleError(f"{name}: field 'seed' must be a whole number, not {_brief.repr(seed)}")

@@ -63,6 +63,8 @@ _TOKEN_PREFIX = rf"(?i:cwt(?:_ucwa)?){_EQUALS}"
 # (Dots belong to a token only before more of it: `cwt=REDACTED-1.` ends a sentence, `cwt=PHNh...uZm8` is one token.)
 _CWT = re.compile(rf"({_TOKEN_PREFIX})((?:[A-Za-z0-9_+/=-]|\.+(?=[A-Za-z0-9_+/-])|{_B64_ESCAPED})+)")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# The password of a URL's user information: https://user:password@host/ (also JSON-escaped slashes).
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*:(?:\\?/){2}[^/\\\s:@\"'<>]+:)([^/\\\s@\"'<>]+)(?=@)")
 _IS_PLACEHOLDER = re.compile(rf"(?:{_TOKEN_PREFIX})?REDACTED(?:-\d+)?")
 # A header line inside a multipart body (UCWA batch parts carry their own headers).
 _PART_HEADER = re.compile(r"^([A-Za-z0-9!#$%&'*+.^_`|~-]+)([ \t]*:[ \t]*)([^\r\n]*)", re.MULTILINE)
@@ -405,12 +407,17 @@ class Redactor:
             return m.group(0)[:start] + self.placeholder(key(value)) + m.group(0)[end:]
         return replace
 
+    def _url_password(self, m: re.Match[str]) -> str:
+        return m.group(1) + self.placeholder(m.group(2))
+
     def text(self, text: str) -> str:
         """Redact tokens, JWTs and secret fields (form, query, JSON, XML, attributes) wherever they stand in text."""
         low = text.lower()  # cheap tests first: the matcher runs this on every live request
         if "cwt" in low:
             text, low = _sub_near(text, low, ("cwt",), 0, _CWT, self._token)
         if "eyJ" in text and (new := _JWT.sub(self._jwt, text)) != text:
+            text, low = new, new.lower()
+        if "@" in text and (new := _URL_PASSWORD.sub(self._url_password, text)) != text:
             text, low = new, new.lower()
         p = self._patterns
         everywhere = [name for name in p.names if name in low]

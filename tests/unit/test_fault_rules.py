@@ -109,6 +109,12 @@ def test_malformed_rules_are_one_line_errors(rule, expected):
     assert "\n" not in message and len(message) < 300
 
 
+def test_a_rules_file_without_its_faults_list_says_so():
+    with pytest.raises(RuleError, match=r"^faults\.yaml: no 'faults' list \(found 'fault'\); a rules file is a mapping"):
+        load_plan({"fault": [{"error": "Conflict"}]}, "faults.yaml")
+    assert load_plan({"seed": 3}, "faults.yaml").rules == [], "a seed alone is an empty plan, as before"
+
+
 def test_rules_file_aliases_are_read_within_a_cap(tmp_path):
     text = "shared: &m {path: myOnlineMeetings$}\nfaults:\n- {match: *m, error: Conflict}\n- {match: *m, transport: reset}\n"
     plan = load_plan(load_yaml(text, "faults.yaml"), "faults.yaml")

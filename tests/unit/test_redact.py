@@ -407,3 +407,12 @@ def test_highest_placeholder_ignores_absurd_numbers_and_reads_bodies_in_their_ch
     assert Redactor.adding_to(cassette, RedactionRules()).text("password=new") == "password=REDACTED-10"
     sane = "REDACTED-" + "9" * MAX_PLACEHOLDER_DIGITS
     assert highest_placeholder(Cassette([Interaction(Request(url=sane), Response())])) == int("9" * MAX_PLACEHOLDER_DIGITS)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("https://jane:canary_pw1@fe1.contoso.com/ucwa", "https://jane:REDACTED-1@fe1.contoso.com/ucwa"),
+    ('{"proxy":"http:\\/\\/bob:canary_pw1@10.0.0.1:3128"}', '{"proxy":"http:\\/\\/bob:REDACTED-1@10.0.0.1:3128"}'),
+    ("sip:jane@contoso.com and https://fe1/x?y=a@b", "sip:jane@contoso.com and https://fe1/x?y=a@b"),
+])
+def test_the_password_in_a_urls_user_information_is_redacted(text, expected):
+    assert Redactor().text(text) == expected

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.cache import load_cassette
-from ucwa_vcr.cassette.model import Cassette
+from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
 from ucwa_vcr.cassette.writer import save_cassette
 
 SEED = str(DEFAULT_CASSETTE)
@@ -160,3 +160,33 @@ def test_import_onto_an_existing_cassette_needs_append_or_force(run_ucwa_vcr, tm
     forced = run_ucwa_vcr("import", har, "-o", str(target), "--force")
     assert forced.returncode == 0 and "(4 in all); the cassette that was there is replaced" in forced.stdout
     assert len(load_cassette(target).interactions) == 4
+
+
+@pytest.mark.parametrize("url", ["https://fe1.contoso.com/ucwa/café?q=é", "https://fe1.contoso.com/ucwa/caf\udce9?q=\udcff"])
+def test_tools_take_urls_and_headers_that_are_not_ascii(run_ucwa_vcr, tmp_path, url):
+    cassette = tmp_path / "odd.yaml"
+    save_cassette(cassette, Cassette([Interaction(
+        Request(method="GET", url=url, headers=[("X-Who", "caf\udce9"), ("Accept", "application/json")]),
+        Response(status=200, reason="OK", headers=[("Content-Type", "application/json")], body=b"{}"))]))
+    for args in (["show", str(cassette), "0"], ["show", str(cassette), "--filter", "~u ucwa"],
+                 ["export", str(cassette), "-o", str(tmp_path / "odd.har")]):
+        done = run_ucwa_vcr(*args)
+        assert (done.returncode, done.stderr) == (0, ""), (args, done.stderr)
+    assert "X-Who: caf\\xe9" in run_ucwa_vcr("show", str(cassette), "0").stdout
+
+
+def test_import_skips_what_a_cassette_cannot_hold_and_says_so(run_ucwa_vcr, tmp_path):
+    from mitmproxy import io
+    from mitmproxy.test import tflow
+
+    capture = tmp_path / "capture.mitm"
+    odd = tflow.tflow(resp=True)
+    odd.request.scheme = "wss"  # a WebSocket upgrade as a capture may hold it
+    with capture.open("wb") as f:
+        writer = io.FlowWriter(f)
+        writer.add(tflow.tflow(resp=True))
+        writer.add(odd)
+    done = run_ucwa_vcr("import", str(capture), "-o", str(tmp_path / "c.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert "exchange 1 skipped: url 'wss://" in done.stderr
+    assert len(load_cassette(tmp_path / "c.yaml").interactions) == 1, "the cassette loads, with the rest"

@@ -10,6 +10,7 @@ from mitmproxy import connection, http
 
 from .. import protocol
 from ..cassette.model import Interaction, Request, Response
+from ..match import url_parts
 
 # flow.metadata[ANSWERED_BY] says that ucwa-vcr, not a server, answered a flow: the recorder skips those.
 ANSWERED_BY = "ucwa_vcr"
@@ -120,7 +121,13 @@ def flow_of(interaction: Interaction) -> http.HTTPFlow:
     """A mitmproxy flow holding an interaction (for flow filters, flow files and HAR export)."""
     started = _timestamp(interaction.started)
     req = interaction.request
-    request = http.Request.make(req.method, req.url, b"", header_bytes(req.headers))
+    try:
+        request = http.Request.make(req.method, req.url, b"", header_bytes(req.headers))
+    except (UnicodeError, ValueError):  # mitmproxy parses ASCII URLs only; a recorded one may hold any bytes
+        scheme, host, port, path, query = url_parts(req.url)
+        request = http.Request.make(req.method, f"{scheme}://{_ascii_host(host)}:{port}/", b"",
+                                    header_bytes(req.headers))
+        request.data.path = (path + (f"?{query}" if query else "")).encode("utf-8", "surrogateescape")
     if req.raw:
         request.raw_content = req.body
     else:
@@ -131,6 +138,13 @@ def flow_of(interaction: Interaction) -> http.HTTPFlow:
     response.timestamp_start = started
     response.timestamp_end = started + interaction.duration
     return flow_with(request, response)
+
+
+def _ascii_host(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:  # not a name IDNA can spell: kept readable, escaped
+        return host.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _timestamp(started: str) -> float:

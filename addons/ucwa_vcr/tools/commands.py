@@ -38,7 +38,7 @@ from ..redact import RedactionRules, Redactor
 from . import exporter, importer
 from .diff import IGNORED_HEADERS, MISSING, diff
 from .lint import lint
-from .show import pretty_body, rows, select
+from .show import pretty_body, rows, select, shown
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -183,9 +183,9 @@ def _show_one(cassette: Cassette, index: int, as_json: bool, console: Console) -
         return 0
 
     def part(title: str, message: Message) -> None:
-        console.print(title, style="bold", markup=False)
+        console.print(shown(title), style="bold", markup=False)
         for name, value in message.headers:
-            console.print(f"{name}: {value}", markup=False)
+            console.print(shown(f"{name}: {value}"), markup=False)
         text, lexer = pretty_body(message)
         if text:
             console.print()

@@ -9,14 +9,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 import zipfile
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..cassette.model import Interaction
-from ..errors import FileError
+from ..cassette.model import Interaction, check_url
+from ..errors import CassetteError, FileError
 from ..proxy.flows import flow_with, interaction_of
 
 FORMATS = ("har", "flows", "saz")
@@ -151,4 +152,13 @@ def read_source(path: str | os.PathLike[str], fmt: str = "auto",
     if not source.is_file():
         raise FileError(f"{path}: no such file")
     kind = detect(source) if fmt == "auto" else fmt
-    return read_saz(source, progress) if kind == "saz" else read_flows(source)
+    found = read_saz(source, progress) if kind == "saz" else read_flows(source)
+    kept = []
+    for n, interaction in enumerate(found):
+        try:  # a capture may hold what a cassette cannot (wss://, data: URLs): one would make it unloadable
+            check_url(interaction.request.url, ())
+        except CassetteError as e:
+            print(f"ucwa-vcr import: {path}: exchange {n} skipped: {e.message}", file=sys.stderr)
+            continue
+        kept.append(interaction)
+    return kept
