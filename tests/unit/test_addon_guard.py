@@ -185,3 +185,14 @@ async def test_what_ucwa_vcr_answered_is_marked_for_mitmproxys_uis_with_the_why_
     assert replayed.comment.startswith(f"ucwa-vcr: replayed from {DEFAULT_CASSETTE} (recorded 20")
     assert missed.comment.startswith(f"ucwa-vcr: no recorded answer for GET {MEETINGS}/no-such-meeting")
     assert faulted.comment.startswith("ucwa-vcr: fault inject 'DELETE myOnlineMeetings=ServiceFailure'")
+
+
+async def test_the_stop_line_counts_the_faults_too(caplog):
+    caplog.set_level(logging.INFO)
+    with proxy(ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none",
+               ucwa_inject=["DELETE myOnlineMeetings=ServiceFailure"]) as (addons, tctx):
+        tctx.options.update(ucwa_cassette=str(DEFAULT_CASSETTE))  # a cassette loaded again counts from zero
+        await run_request_hooks(addons, live())
+        await run_request_hooks(addons, tflow.tflow(req=http.Request.make("DELETE", MEETINGS, b"", {})))
+        await addons[1].done()
+    assert caplog.messages[-1] == f"ucwa-vcr: {DEFAULT_CASSETTE}: 1 replayed, 1 faulted, 0 missed"

@@ -35,6 +35,7 @@ from ..fault_rules import (
 from .flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response, mark
 from .guard import guarded
 from .options_addon import OptionsAddon
+from .session import Tally
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,9 @@ class UcwaFaults(OptionsAddon):
 
     OPTIONS = ("ucwa_faults", "ucwa_inject")
 
-    def __init__(self) -> None:
+    def __init__(self, tally: Tally | None = None) -> None:
         self.plan = FaultPlan()
+        self.tally = tally  # the session's, whose stop line counts the faults that fired
         self._after_answer: dict[str, FaultRule] = {}  # flow id -> rule acting on the real answer
 
     def apply(self, updated: set[str]) -> None:
@@ -90,6 +92,8 @@ class UcwaFaults(OptionsAddon):
             return
         logger.info("ucwa-vcr: fault %s on %s %s", rule.label, req.method, req.pretty_url)
         flow.metadata[FAULT_LABEL] = rule.label
+        if self.tally is not None:
+            self.tally.faulted += 1
         mark(flow, Answer.FAULTED, f"ucwa-vcr: fault {rule.describe()}")
         wait = rule.delay or (HANG_SECONDS if rule.transport == "hang" else 0)
         if wait:

@@ -82,16 +82,22 @@ class Tally:
     unscanned: int = 0  # bodies written that could not be searched for secrets
     replayed: int = 0
     simulated: int = 0
+    faulted: int = 0  # requests a fault rule acted on (answered, delayed, broken or patched)
     missed: int = 0
     passed: Counter[str] = field(default_factory=Counter)  # host -> requests passed through unrecorded
     warned: set[tuple[str, str]] = field(default_factory=set)  # (host, path prefix) already warned about
 
+    def restart(self) -> None:
+        """Count from zero (a cassette was loaded)."""
+        self.__dict__.update(vars(Tally()))
+
     def summary(self, path: Path | None, recording: bool) -> str:
         """One line: what was written (or replayed) where, and what passed through unrecorded."""
+        faulted = f", {self.faulted} faulted" if self.faulted else ""
         if not recording:
             simulated = f", {self.simulated} simulated" if self.simulated else ""
-            return f"ucwa-vcr: {path or 'no cassette'}: {self.replayed} replayed{simulated}, {self.missed} missed"
-        parts = [f"ucwa-vcr: {_exchanges(self.written)} written to {path}"]
+            return f"ucwa-vcr: {path}: {self.replayed} replayed{simulated}{faulted}, {self.missed} missed"
+        parts = [f"ucwa-vcr: {_exchanges(self.written)} written to {path}{faulted}"]
         if self.not_written:
             parts.append(f"{_exchanges(self.not_written)} NOT written (see the errors above)")
         if self.unscanned:
@@ -157,7 +163,7 @@ class CassetteSession(OptionsAddon):
         self.redactor = Redactor.adding_to(cassette, rules)
         self.writer = BatchWriter(CassetteWriter(path, cassette.interactions)) if path else None
         self.misses.clear()
-        self.tally = Tally()
+        self.tally.restart()  # one object: the faults addon counts into it too
         self.held = len(cassette.interactions)
         if self._running:
             logger.info("ucwa-vcr: now %s", self._describe())
