@@ -21,6 +21,7 @@ from .errors import UsageError
 from .options import DEFAULT_MATCHERS, MATCHERS, Exhausted
 from .protocol import EVENT_TUNING_PARAMS, is_events, normalise_path, parse_xml, representation
 from .redact import Redactor
+from .text import counted
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # RFC 3986, appendix B: splits any string into scheme, authority, path and query, however malformed.
@@ -125,7 +126,9 @@ class Miss:
         """A human-readable explanation, several lines."""
         lines = [f"ucwa-vcr: no recorded answer for {self.request.method} {self.request.url}"]
         if self.exhausted:
-            lines.append(f"  all {self.exhausted} recorded answers to this request were already used")
+            used = counted(self.exhausted, "recorded answer")
+            lines.append(f"  {'all ' if self.exhausted > 1 else 'the '}{used} to this request "
+                         f"{'were' if self.exhausted > 1 else 'was'} already used")
         elif not self.near:
             lines.append("  the cassette holds no interactions")
         for near in self.near:

@@ -216,7 +216,7 @@ def test_replay_flags_reach_the_proxy(start_proxy):
     headers = {"Accept": "application/json", "Authorization": "Bearer cwt=t"}
     assert s.post(SEED_URL, json={}, headers=headers, timeout=20).status_code == 201
     again = s.post(SEED_URL, json={}, headers=headers, timeout=20)
-    assert again.status_code == 500 and "all 1 recorded answers to this request were already used" in again.text
+    assert again.status_code == 500 and "the 1 recorded answer to this request was already used" in again.text
     idle = s.get(SEED_URL.replace("onlineMeetings/myOnlineMeetings", "events?ack=3"), headers=headers, timeout=20)
     assert idle.status_code == 200 and idle.json()["_links"]["next"]["href"].endswith("/events?ack=4")
     assert "for 1 s" in proxy.stop()

@@ -173,7 +173,7 @@ async def test_used_up_answers_are_a_miss_when_told(tmp_path):
         await replayer.request(second)
     assert first.response.content == b'{"n": 1}'
     assert second.response.status_code == 500
-    assert "all 1 recorded answers to this request were already used" in error_of(second.response)[2]
+    assert "the 1 recorded answer to this request was already used" in error_of(second.response)[2]
 
 
 # --- misses -----------------------------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ async def test_the_models_changes_release_a_held_event_pget_with_their_events():
         flow = await asyncio.wait_for(held, 5)
     body = json.loads(flow.response.content)
     assert flow.response.status_code == 200 and body["_links"]["next"]["href"].endswith("events?ack=2")
+    assert flow.metadata[ANSWERED_BY] == Answer.SIMULATED and flow.marked == ":crystal_ball:", "not a miss"
     assert "added" in json.dumps(body["sender"]), body
 
 

@@ -32,6 +32,7 @@ from ..fault_rules import (
     parse_rule,
     parse_shorthand,
 )
+from ..text import counted
 from .flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response, mark
 from .guard import guarded
 from .options_addon import OptionsAddon
@@ -80,7 +81,7 @@ class UcwaFaults(OptionsAddon):
                 raise UsageError(f"ucwa_inject: {e}") from None
         self.plan = plan
         if self.plan.rules:
-            logger.info("ucwa-vcr: %d fault rules", len(self.plan.rules))
+            logger.info("ucwa-vcr: %s", counted(len(self.plan.rules), "fault rule"))
 
     @guarded
     async def request(self, flow: http.HTTPFlow) -> None:

@@ -106,6 +106,14 @@ class UcwaReplayer(OptionsAddon):
                 held.wake.set()
         return True
 
+    def _answer_news(self, flow: http.HTTPFlow, news: Sequence[MeetingEvent]) -> None:
+        """Answer an event P-GET with the model's changes: simulated, not missed."""
+        flow.metadata[ANSWERED_BY] = Answer.SIMULATED
+        self.session.tally.simulated += 1
+        mark(flow, Answer.SIMULATED, f"ucwa-vcr: simulated events ({len(news)}) from the model learned from "
+                                     f"{self.session.path}")
+        flow.response = events_answer(flow, news)
+
     async def _answer_miss(self, flow: http.HTTPFlow, miss: Miss) -> None:
         flow.metadata[ANSWERED_BY] = Answer.MISS
         mark(flow, Answer.MISS, miss.explain())
@@ -123,7 +131,7 @@ class UcwaReplayer(OptionsAddon):
         their events."""
         simulation = self.session.simulation
         if simulation is not None and (news := simulation.pending_events()):
-            flow.response = events_answer(flow, news)
+            self._answer_news(flow, news)
             return
         asked = flow.request.query.get("timeout", "180")
         hold = min(int(asked) if asked.isdigit() else 180, self.options.ucwa_event_hold)
@@ -138,7 +146,7 @@ class UcwaReplayer(OptionsAddon):
             flow.response = events_answer(flow)
         else:
             if held.news and simulation is not None:
-                flow.response = events_answer(flow, simulation.pending_events())
+                self._answer_news(flow, simulation.pending_events())
             else:
                 flow.response = error_response("PGetReplaced", flow.request.headers.get("accept", ""))
         finally:

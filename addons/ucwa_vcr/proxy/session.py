@@ -28,6 +28,7 @@ from ..options import RecordMode, RecordScope
 from ..redact import RedactionRules, Redactor, unscanned
 from ..simulation import Simulation
 from ..simulation import describe as describe_style
+from ..text import counted
 from .batch_writer import BatchWriter
 from .options_addon import OptionsAddon
 
@@ -54,10 +55,6 @@ def _load(path: Path | None, mode: RecordMode) -> Cassette:
     return cassette
 
 
-def _exchanges(n: int) -> str:
-    return f"{n} exchange{'' if n == 1 else 's'}"
-
-
 def describe(path: Path | None, mode: RecordMode, held: int) -> str:
     """What the proxy does with the cassette, in words (mode `all` on a cassette that holds exchanges says it
     appends: a recording is never added to an old one silently)."""
@@ -65,11 +62,11 @@ def describe(path: Path | None, mode: RecordMode, held: int) -> str:
         return "no cassette yet"
     if mode == RecordMode.NONE or (mode == RecordMode.ONCE and held):
         why = ", mode once: it exists, so nothing is recorded" if mode == RecordMode.ONCE else ""
-        return f"replaying {path} offline ({_exchanges(held)}{why})"
+        return f"replaying {path} offline ({counted(held, 'exchange')}{why})"
     if mode == RecordMode.NEW_EPISODES:
-        return f"replaying {path} ({_exchanges(held)}) and recording what it lacks (mode new_episodes)"
+        return f"replaying {path} ({counted(held, 'exchange')}) and recording what it lacks (mode new_episodes)"
     if held:
-        return f"recording into {path}, APPENDING to the {_exchanges(held)} it holds (mode all)"
+        return f"recording into {path}, APPENDING to the {counted(held, 'exchange')} it holds (mode all)"
     return f"recording into {path} (mode {mode.value}, a new cassette)"
 
 
@@ -97,12 +94,12 @@ class Tally:
         if not recording:
             simulated = f", {self.simulated} simulated" if self.simulated else ""
             return f"ucwa-vcr: {path}: {self.replayed} replayed{simulated}{faulted}, {self.missed} missed"
-        parts = [f"ucwa-vcr: {_exchanges(self.written)} written to {path}{faulted}"]
+        parts = [f"ucwa-vcr: {counted(self.written, 'exchange')} written to {path}{faulted}"]
         if self.not_written:
-            parts.append(f"{_exchanges(self.not_written)} NOT written (see the errors above)")
+            parts.append(f"{counted(self.not_written, 'exchange')} NOT written (see the errors above)")
         if self.unscanned:
-            bodies = "body" if self.unscanned == 1 else "bodies"
-            parts.append(f"{self.unscanned} {bodies} not searched for secrets (see the warnings above)")
+            bodies = counted(self.unscanned, "body", "bodies")
+            parts.append(f"{bodies} not searched for secrets (see the warnings above)")
         if self.passed:
             hosts = ", ".join(f"{n} to {host}" for host, n in self.passed.most_common(3))
             more = f", {len(self.passed) - 3} more hosts" if len(self.passed) > 3 else ""

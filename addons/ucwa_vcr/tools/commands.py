@@ -35,6 +35,7 @@ from ..cassette.model import Cassette, Message
 from ..cassette.writer import check_writable, save_cassette
 from ..errors import FileError, UcwaVcrError, UsageError
 from ..redact import RedactionRules, Redactor
+from ..text import counted
 from . import exporter, importer
 from .diff import IGNORED_HEADERS, MISSING, diff
 from .lint import lint
@@ -261,7 +262,7 @@ def _redact(args: argparse.Namespace, console: Console) -> int:
             backup.unlink()  # the cassette is as it was, and a stale backup would block the next try
             raise
         where = f"the original, secrets and all, is in {backup}"
-    print(f"{target}: {changed} of {len(clean.interactions)} exchanges redacted; {where}")
+    print(f"{target}: {changed} of {counted(len(clean.interactions), 'exchange')} redacted; {where}")
     return 0
 
 
@@ -308,7 +309,8 @@ def _import(args: argparse.Namespace, console: Console) -> int:
     cassette = Cassette(existing.interactions + [redactor.interaction(i) for i in interactions])
     save_cassette(target, cassette)
     note = "; the cassette that was there is replaced" if replacing else ""
-    print(f"{target}: {len(interactions)} exchanges imported, redacted ({len(cassette.interactions)} in all){note}")
+    print(f"{target}: {counted(len(interactions), 'exchange')} imported, redacted ({len(cassette.interactions)} in "
+          f"all){note}")
     return 0
 
 
@@ -317,5 +319,6 @@ def _export(args: argparse.Namespace, console: Console) -> int:
     fmt = args.format or ("har" if out.suffix.lower() == ".har" else "vcrpy")
     cassette = load_cassette(args.cassette)
     exporter.export(cassette.interactions, out, fmt)
-    print(f"{out}: {len(cassette.interactions)} exchanges as {'HAR' if fmt == 'har' else 'a VCR.py cassette'}")
+    what = "HAR" if fmt == "har" else "a VCR.py cassette"
+    print(f"{out}: {counted(len(cassette.interactions), 'exchange')} as {what}")
     return 0
