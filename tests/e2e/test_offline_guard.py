@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from lxml import etree
-from processes import BIN, SCRIPT, Proxy, free_port, wait_for
+from processes import Proxy, wait_for
 from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
 from ucwa_vcr.cassette.writer import save_cassette
 
@@ -72,10 +72,9 @@ def listener() -> Iterator[CountingListener]:
 
 
 @pytest.fixture
-def offline_proxy(tmp_path: Path, listener: CountingListener) -> Iterator[Callable[..., Proxy]]:
+def offline_proxy(tmp_path: Path, listener: CountingListener, start_proxy: Callable[..., Proxy]) -> Callable[..., Proxy]:
     """mitmdump -s addons/ucwa.py [-s more scripts], record mode none, a cassette with one recorded GET of the
     listener's myOnlineMeetings."""
-    started: list[Proxy] = []
     cassette = tmp_path / "offline.yaml"
     answer = Response(status=200, reason="OK", headers=[("Content-Type", "application/json; charset=utf-8")],
                       body=b'{"rel":"myOnlineMeetings"}')
@@ -84,18 +83,9 @@ def offline_proxy(tmp_path: Path, listener: CountingListener) -> Iterator[Callab
                         body=b""), response=answer)]))
 
     def start(*scripts: Path, sets: tuple[str, ...] = ()) -> Proxy:
-        port, confdir = free_port(), tmp_path / "mitmproxy"
-        argv = [str(BIN / "mitmdump"), "-s", str(SCRIPT), *[a for s in scripts for a in ("-s", str(s))],
-                "--listen-host", "127.0.0.1", "--listen-port", str(port), "--set", f"confdir={confdir}",
-                "--set", f"ucwa_cassette={cassette}", "--set", "ucwa_record_mode=none",
-                *[a for s in sets for a in ("--set", s)]]
-        proxy = Proxy(argv, port, confdir, tmp_path / f"proxy-{len(started)}.log")
-        started.append(proxy)
-        return proxy
+        return start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none", *sets, scripts=scripts)
 
-    yield start
-    for proxy in started:
-        proxy.stop()
+    return start
 
 
 def send_all(proxy: Proxy, origin: str) -> dict[str, requests.Response]:

@@ -204,16 +204,21 @@ def test_the_installed_package_comes_from_the_venv_not_the_checkout(installed):
     assert version.stdout.strip() == f"ucwa-vcr {ucwa_vcr.__version__}", version.stdout + version.stderr
 
 
-def test_installed_ucwa_vcr_replay_serves_the_shipped_seed_over_https(installed, serve):
-    port, confdir = free_port(), installed.cwd / "conf-replay"
-    proxy = serve(str(installed.bin / "ucwa-vcr"), "replay", "--listen-port", str(port), "--confdir", str(confdir),
-                  port=port, confdir=confdir, name="replay")
+def assert_serves_the_installed_seed(proxy: Served, installed: Installed) -> None:
+    """The proxy answers the seed's GET with its body, ends on SIGINT and says it replayed it from the wheel."""
     status, body = proxy.get_seed()
     assert status == "200", proxy.log
     assert body == seed_body()
     log = proxy.stop()
     assert proxy.stopped_by_itself, f"did not end on SIGINT:\n{log}"
     assert f"ucwa-vcr: {installed.site / 'ucwa_vcr' / 'seed.yaml'}: 1 replayed, 0 missed" in log, log
+
+
+def test_installed_ucwa_vcr_replay_serves_the_shipped_seed_over_https(installed, serve):
+    port, confdir = free_port(), installed.cwd / "conf-replay"
+    proxy = serve(str(installed.bin / "ucwa-vcr"), "replay", "--listen-port", str(port), "--confdir", str(confdir),
+                  port=port, confdir=confdir, name="replay")
+    assert_serves_the_installed_seed(proxy, installed)
 
 
 def test_mitmdump_with_the_installed_addon_file_serves_the_shipped_seed(installed, serve):
@@ -227,9 +232,4 @@ def test_mitmdump_with_the_installed_addon_file_serves_the_shipped_seed(installe
     proxy = serve(str(installed.bin / "mitmdump"), "-s", str(addon), "--listen-port", str(port),
                   "--set", f"confdir={confdir}", "--set", "ucwa_record_mode=none",  # no cassette: the shipped seed
                   port=port, confdir=confdir, name="mitmdump")
-    status, body = proxy.get_seed()
-    assert status == "200", proxy.log
-    assert body == seed_body()
-    log = proxy.stop()
-    assert proxy.stopped_by_itself, f"did not end on SIGINT:\n{log}"
-    assert f"ucwa-vcr: {installed.site / 'ucwa_vcr' / 'seed.yaml'}: 1 replayed, 0 missed" in log, log
+    assert_serves_the_installed_seed(proxy, installed)

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from hostile import yaml_bomb
 from ucwa_vcr.cassette import cache as cache_module
 from ucwa_vcr.cassette import writer as writer_module
 from ucwa_vcr.cassette.cache import load_cassette
@@ -181,18 +182,7 @@ def test_the_cache_keeps_the_most_recently_used_within_its_budget(tmp_path, monk
 
 # -- bad input: one line naming the file and the line, memory bounded (issue 11) ---------------------
 
-BILLION_LAUGHS = """version: 1
-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-interactions: []
-"""
+BILLION_LAUGHS = "version: 1\n" + yaml_bomb() + "interactions: []\n"
 ONE = "version: 1\ninteractions:\n- request:\n    method: GET\n    url: {url}\n  response:\n    status: {status}\n"
 
 

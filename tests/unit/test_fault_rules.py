@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from hostile import yaml_bomb
 from ucwa_vcr.cassette.codec import load_yaml
 from ucwa_vcr.errors import FileError, RuleError
 from ucwa_vcr.fault_rules import apply_patch, load_plan, parse_rule, parse_shorthand
@@ -63,17 +64,7 @@ def test_apply_patch(body, patch, expected):
 
 # -- bad input: one line naming the file, the rule and the field (issue 11) -------------------------
 
-RULES_BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-faults:
-- match: {path: x}
-  patch: {set: {/lol: *g}}
-"""
+RULES_BOMB = yaml_bomb(7) + "faults:\n- match: {path: x}\n  patch: {set: {/lol: *g}}\n"
 
 
 @pytest.mark.parametrize(("rule", "expected"), [

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hostile import yaml_bomb
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.cache import holds_live_secrets, load_cassette
 from ucwa_vcr.cassette.codec import dump_interaction, load_yaml, read_text
@@ -51,16 +52,7 @@ faults:
   - match: {method: GET}
     delay: 1.5
 """
-BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-"""
+BOMB = yaml_bomb()
 BAD_URLS = ["'http://[::1/x'", "'http://fe1:99999/x'", "'https://fe1:0/'", "ftp://fe1/x", "'https:///x'",
             "'http://fe1:abc/'", "'http://h\u2100x/'", "not a url", "//fe1/x", "''", "[a, b]", "{u: 1}", "7"]
 BAD_VALUES = ["!!python/object/apply:os.system ['true']", "!foo bar", "!!binary '%%%'", "!!timestamp nope",

@@ -70,10 +70,16 @@ def without_cut_tail(text: str, name: str) -> str:
 def line_of(text: str, where: tuple[str | int, ...]) -> int | None:
     """The 1-based line of the node at `where`, or of its deepest existing parent."""
     try:
-        node = yaml.compose(text, Loader=SafeLoader)
+        root = yaml.compose(text, Loader=SafeLoader)
     except yaml.YAMLError:
         return None
-    line = None
+    return node_at(root, where)[1]
+
+
+def node_at(root: yaml.Node | None, where: tuple[str | int, ...]) -> tuple[yaml.Node | None, int | None]:
+    """The node at `where` in a composed YAML tree (None when there is none there), and the 1-based line of it
+    or of its deepest existing parent."""
+    node, line = root, None
     for step in where:
         if node is None:
             break
@@ -86,7 +92,7 @@ def line_of(text: str, where: tuple[str | int, ...]) -> int | None:
             node = None
     if node is not None:
         line = node.start_mark.line + 1
-    return line
+    return node, line
 
 
 class _Aliased(Exception):

@@ -18,7 +18,7 @@ import re
 
 import yaml
 
-from ..cassette.codec import SafeLoader, cut_tail, parse, read_text
+from ..cassette.codec import SafeLoader, cut_tail, node_at, parse, read_text
 from ..cassette.model import Message, Request, is_text
 from ..errors import FileError
 from ..redact import MAX_PLACEHOLDER_DIGITS, RedactionRules, Redactor, body_text, unscanned
@@ -63,20 +63,8 @@ class _Lines:
     def of(self, where: Where, text: str | None = None, offset: int = 0) -> int:
         """The 1-based line of the node at `where` (or its deepest parent); inside a literal block holding
         `text`, the line of `offset` in it."""
-        node, line = self._root, 1
-        for step in where:
-            if node is None:
-                break
-            line = node.start_mark.line + 1
-            if isinstance(node, yaml.MappingNode):
-                node = next((v for k, v in node.value if k.value == step), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-                node = node.value[step]
-            else:
-                node = None
-        if node is None:
-            return line
-        line = node.start_mark.line + 1
+        node, found = node_at(self._root, where)
+        line = found or 1
         if text is not None and isinstance(node, yaml.ScalarNode) and node.style == "|" and node.value == text:
             return line + 1 + text.count("\n", 0, offset)  # a literal block starts on the line after `|`
         return line
