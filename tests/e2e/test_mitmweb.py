@@ -28,8 +28,8 @@ def web_login() -> tuple[list[str], str]:
     assert options.returncode == 0, options.stderr
     if "\nweb_password:" not in options.stdout:
         return [], ""
-    password = secrets.token_urlsafe(16)
-    return ["--set", f"web_password={password}"], password
+    canary_password = secrets.token_urlsafe(16)
+    return ["--set", f"web_password={canary_password}"], canary_password
 
 
 def test_mitmweb_lists_replayed_missed_and_faulted_flows_with_ucwa_vcrs_mark_and_why(tmp_path, monkeypatch):

@@ -280,8 +280,9 @@ async def test_the_azure_ad_token_exchange_of_an_online_sign_in_is_recorded_reda
     path = tmp_path / "today.yaml"
     url = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/token"
     jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiJ5ZXMifQ.c2lnbmF0dXJl"
+    canary_password = canaries["password"]
     form = (f"grant_type=password&client_id=d3590ed6&resource=https%3A%2F%2Fwebdir.online.lync.com"
-            f"&username=alice%40contoso.com&password={canaries['password']}").encode()
+            f"&username=alice%40contoso.com&password={canary_password}").encode()
     answer = json.dumps({"token_type": "Bearer", "access_token": jwt, "refresh_token": canaries["token"],
                          "id_token": jwt, "expires_in": "3599"}).encode()
     with recording(ucwa_cassette=str(path), ucwa_record_mode="once") as (_, recorder, _tctx):

@@ -259,9 +259,9 @@ def test_plain_heads_are_written_as_before():
 def test_a_cassette_holding_a_live_secret_is_never_cached(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("UCWA_VCR_CACHE", str(cache))
-    live = "cwt=AAEBHAAAAGxpdmUtc2VjcmV0LWZvci1jYWNoZS10ZXN0"
+    canary_live = "cwt=AAEBHAAAAGxpdmUtc2VjcmV0LWZvci1jYWNoZS10ZXN0"
     leaky = exchange(1)
-    leaky.request.headers.append(("Authorization", f"Bearer {live}"))
+    leaky.request.headers.append(("Authorization", f"Bearer {canary_live}"))
     path = tmp_path / "leaky.yaml"
     save_cassette(path, Cassette([leaky]))
     assert load_cassette(path).interactions == [leaky]

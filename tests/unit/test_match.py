@@ -126,16 +126,16 @@ def test_a_malformed_port_is_compared_as_written():
 
 
 def test_miss_explanations_show_the_request_redacted():
-    token, password = "cwt=AAEBlive-token-for-miss-test", "live-password-for-miss-test"
+    token, canary_password = "cwt=AAEBlive-token-for-miss-test", "live-password-for-miss-test"
     recorded = rec(f"{APP}/me?access_token=REDACTED-1", method="POST", body=b"password=REDACTED-2",
                    ctype="application/x-www-form-urlencoded")
     m = Matcher([recorded], on=("method", "path", "query", "body"))
     live = Request(method="POST", url=f"{APP}/me?access_token=live-query-token&renew={token}",
                    headers=[("Authorization", f"Bearer {token}"), ("Content-Type", "application/x-www-form-urlencoded")],
-                   body=f"password={password}&x=1".encode())
+                   body=f"password={canary_password}&x=1".encode())
     miss = m.match(live)
     shown = miss.explain() + miss.summary() + repr(miss)
-    for secret in ("live-query-token", token, password, "AAEBlive"):
+    for secret in ("live-query-token", token, canary_password, "AAEBlive"):
         assert secret not in shown
     assert "access_token=REDACTED" in miss.explain() and "password=REDACTED" in miss.summary()
     exhausted = Matcher([rec(f"{APP}/x")], exhausted="miss")

@@ -13,7 +13,7 @@ from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
 from ucwa_vcr.cassette.writer import save_cassette
 
 SEED = str(DEFAULT_CASSETTE)
-PLANTED_TOKEN = "cwt=AAEBHAAAAGxpdmUuY29tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-safety-live-token"
+CANARY_TOKEN = "cwt=AAEBHAAAAGxpdmUuY29tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-safety-live-token"
 
 
 def one_line(out) -> str:  # a ToolRun of run_ucwa_vcr
@@ -95,7 +95,7 @@ def test_diff_help_names_exactly_what_is_ignored_and_the_exit_codes(run_ucwa_vcr
 
 def leaky(path: Path) -> Path:
     cassette = load_cassette(SEED)
-    cassette.interactions[1].request.headers[0] = ("Authorization", f"Bearer {PLANTED_TOKEN}")
+    cassette.interactions[1].request.headers[0] = ("Authorization", f"Bearer {CANARY_TOKEN}")
     save_cassette(path, cassette)
     return path
 
@@ -105,7 +105,7 @@ def test_redact_twice_refuses_and_keeps_the_original_in_the_backup(run_ucwa_vcr,
     backup = tmp_path / "leaky.yaml.orig"
     first = run_ucwa_vcr("redact", str(cassette))
     assert first.returncode == 0
-    assert PLANTED_TOKEN in backup.read_text() and PLANTED_TOKEN not in cassette.read_text()
+    assert CANARY_TOKEN in backup.read_text() and CANARY_TOKEN not in cassette.read_text()
     before = files_in(tmp_path)
 
     again = run_ucwa_vcr("redact", str(cassette))
@@ -123,7 +123,7 @@ def test_redact_to_another_file_says_the_original_is_untouched(run_ucwa_vcr, tmp
     clean = tmp_path / "clean.yaml"
     out = run_ucwa_vcr("redact", str(cassette), "-o", str(clean))
     assert out.returncode == 0 and out.stdout.strip().endswith(f"; the original is still in {cassette}, unchanged")
-    assert PLANTED_TOKEN in cassette.read_text() and PLANTED_TOKEN not in clean.read_text()
+    assert CANARY_TOKEN in cassette.read_text() and CANARY_TOKEN not in clean.read_text()
     assert (tmp_path / "leaky.yaml.orig").read_text() == "an older backup"
 
     before = files_in(tmp_path)
