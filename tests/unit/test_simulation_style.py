@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from test_simulation import (
@@ -28,9 +29,10 @@ from test_simulation import (
 )
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.cache import load_cassette
-from ucwa_vcr.cassette.model import header
-from ucwa_vcr.protocol import parse_xml
+from ucwa_vcr.cassette.model import Interaction, Request, header
+from ucwa_vcr.protocol import UCWA_NS, parse_xml
 from ucwa_vcr.simulation import describe, reference
+from ucwa_vcr.testing import representations
 
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 STYLES = {
@@ -184,3 +186,98 @@ def test_seed_xml_create_from_xml_input():
     assert props["subject"] == "Annual numbers" and props["accessLevel"] == "Invited"
     assert props["expirationTime"] == "2015-07-14T20:54:07.8080000-05:00"
     assert parse_xml(answer.body).get("href").startswith("//v1/applications/833/onlineMeetings/myOnlineMeetings/")
+
+
+# -- style C: the fake origin (ucwa_vcr.testing): only what the client sent, no rel property, dates echoed ---------
+APP_C = "/ucwa/oauth/v1/applications/68311790382"
+COL_C = f"{APP_C}/onlineMeetings/myOnlineMeetings"
+XML = "application/xml"
+
+
+def fake_answer(request: Request, status: int, mid: str, props: dict[str, Any], etag: int) -> Interaction:
+    """The fake origin's answer for meeting `mid`, written by its own writer (testing.representations)."""
+    body, ctype = representations.resource("myOnlineMeeting", f"{COL_C}/{mid}", representations.meeting(mid, props),
+                                           {}, header(request.headers, "accept"))
+    headers = [("Server", "Microsoft-IIS/8.5"), ("Date", "Wed, 25 Nov 2026 14:30:10 GMT"), ("Content-Type", ctype),
+               ("ETag", f'"{etag}"'), ("Content-Length", str(len(body)))]
+    return exchange(request, status, body, headers)
+
+
+def recording_c(sent: dict[str, Any] | None = None) -> list[Interaction]:
+    """A JSON create (`sent`: its body, a subject only by default), an XML create of a subject only, a read."""
+    sent = sent or {"subject": "Recorded in JSON"}
+    xml_create = req("POST", COL_C, accept=XML, body=f'<input xmlns="{UCWA_NS}"><property name="subject">Recorded'
+                                                    f" in XML</property></input>")
+    return [fake_answer(req("POST", COL_C, body=sent), 201, "M0001", sent, 1000),
+            fake_answer(xml_create, 201, "M0002", {"subject": "Recorded in XML"}, 2000),
+            fake_answer(req("GET", f"{COL_C}/M0001"), 200, "M0001", sent, 1000)]
+
+
+def has_rel_property(body: bytes) -> bool:
+    return any(el.get("name") == "rel" for el in parse_xml(body).iter(f"{{{UCWA_NS}}}property"))
+
+
+def test_xml_writes_the_rel_property_only_when_the_recorded_server_does():
+    sim = simulate(recording_c())
+    made = sim.answer(req("POST", COL_C, accept=XML, body={"subject": "No rel property"}))
+    assert made.status == 201 and not has_rel_property(made.body)
+    assert parse_xml(made.body).get("rel") == "myOnlineMeeting"  # the attribute names it
+    assert not has_rel_property(sim.answer(req("GET", COL_C, accept=XML)).body)  # the list and its meetings
+    seed = simulate(load_cassette(DEFAULT_CASSETTE).interactions)
+    col = "//v1/applications/833/onlineMeetings/myOnlineMeetings"
+    assert has_rel_property(seed.answer(req("POST", col, accept=XML, body={"subject": "rel"})).body)
+    reference_made = simulate([]).answer(req("POST", COL_C, accept=XML, body={"subject": "reference"}))
+    assert has_rel_property(reference_made.body)
+
+
+def test_a_create_shows_only_what_the_recorded_server_added_to_what_was_sent():
+    recorded = recording_c()
+    sim = simulate(recorded)
+    made = sim.answer(req("POST", COL_C, body={"subject": "Only a subject"}))
+    assert made.status == 201 and list(body_of(made)) == list(json.loads(recorded[0].response.body))
+    href = body_of(made)["_links"]["self"]["href"]
+    assert sim.answer(req("GET", href)).body == made.body  # a later read shows what the create answered
+    xml = sim.answer(req("POST", COL_C, accept=XML, body={"subject": "XML subject", "description": "Given"}))
+    assert list(xml_props(xml)) == ["description", "subject", "onlineMeetingId", "joinUrl", "organizerUri",
+                                    "3f1b0b62-7e5f-4c9b-9c9a-5a0f2d9a7d11"]
+    assert sim.answer(req("GET", parse_xml(xml.body).get("href"), accept=XML)).body == xml.body
+
+
+def test_a_create_fills_what_the_recorded_server_filled_and_the_reference_defaults_where_it_shows_nothing():
+    # recording A's create left accessLevel, expirationTime (and others) out and was answered with them; it sent
+    # description: what a real server fills for it is not shown, the reference pages' default stands
+    sim = simulate(recording_a())
+    made = body_of(sim.answer(req("POST", COL_A, body={"subject": "Defaults"})))
+    assert made["accessLevel"] == "SameEnterprise" and made["expirationTime"] == "/Date(1700028800000)/"
+    assert made["description"] == ""
+
+
+@pytest.mark.parametrize("recorded, sent, written", [
+    ("2030-01-01T12:00:00Z", "2031-02-03T05:05:06.789+01:00", "2031-02-03T04:05:06Z"),
+    ("2030-01-01T12:00:00.123+02:00", "/Date(1927857906789)/", "2031-02-03T06:05:06.789+02:00"),
+    ("2030-01-01T12:00:00.1234567-0800", "2031-02-03T04:05:06Z", "2031-02-02T20:05:06.0000000-0800"),
+    ("2030-01-01T12:00:00", "2031-02-03T04:05:06Z", "2031-02-03T04:05:06"),
+    ("/Date(1893499200000)/", "2031-02-03T04:05:06Z", "/Date(1927857906000)/"),
+])
+def test_json_dates_are_written_in_the_recorded_form(recorded, sent, written):
+    sim = simulate(recording_c({"subject": "Dated", "expirationTime": recorded}))
+    made = sim.answer(req("POST", COL_C, body={"subject": "Dated too", "expirationTime": sent}))
+    assert body_of(made)["expirationTime"] == written
+    as_xml = sim.answer(req("GET", body_of(made)["_links"]["self"]["href"], accept=XML))
+    if not written.startswith("/Date"):  # no XML date recorded: the JSON one's form
+        assert xml_props(as_xml)["expirationTime"] == written
+
+
+def test_a_json_date_is_written_as_asp_net_writes_it_when_the_recording_shows_none():
+    sim = simulate(recording_c())
+    made = sim.answer(req("POST", COL_C, body={"subject": "Dated", "expirationTime": "2031-02-03T04:05:06Z"}))
+    assert body_of(made)["expirationTime"] == "/Date(1927857906000)/"
+
+
+def test_without_recorded_xml_its_dates_take_the_form_of_the_recorded_json_ones():
+    json_only = [i for i in recording_c({"subject": "Dated", "expirationTime": "2030-01-01T12:00:00.12+01:00"})
+                 if "xml" not in header(i.request.headers, "accept")]
+    sim = simulate(json_only)
+    made = sim.answer(req("POST", COL_C, accept=XML, body={"subject": "XML", "expirationTime": "/Date(1927857906789)/"}))
+    assert xml_props(made)["expirationTime"] == "2031-02-03T05:05:06.78+01:00"
+    assert has_rel_property(made.body)  # no XML recorded: the reference pages' form

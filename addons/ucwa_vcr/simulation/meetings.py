@@ -81,6 +81,11 @@ def filled(given: Resource, style: Style, now_ms: int) -> Resource:
     return out
 
 
+def created(given: Resource, style: Style, now_ms: int) -> Resource:
+    """The settings a create's answer shows: those given, and the defaults of those the server fills in."""
+    return {k: v for k, v in filled(given, style, now_ms).items() if k in given or k in style.fills}
+
+
 @dataclass(frozen=True)
 class NewIds:
     """The server-made identity of a new meeting."""
@@ -180,7 +185,7 @@ class Calendar:
                                                                                    self.taken)
         self.taken.add(segment)
         ids = NewIds(segment, meeting_id, self.new_etag(""), collection)
-        return new_resource(self.style, self.maker, filled(values, self.style, self.now_ms()), ids, self.taken), ids
+        return new_resource(self.style, self.maker, created(values, self.style, self.now_ms()), ids, self.taken), ids
 
     def create(self, values: Resource, collection: str) -> Meeting:
         """A meeting the model makes for a create the recording does not answer."""

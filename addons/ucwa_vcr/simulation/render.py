@@ -11,6 +11,7 @@ from typing import Any
 
 from ..cassette.model import Headers, Request, Response, header
 from ..protocol import APPLICATION_ID, error, representation
+from . import reference
 from .style import Style
 from .wire import Resource
 
@@ -36,12 +37,21 @@ class Live:
 
 
 def ordered(data: Resource, order: Sequence[str]) -> Resource:
-    """`data` with its keys in `order`; keys the order does not know go before the links, as a server adds
-    properties before its links and embedded resources."""
-    known = [k for k in order if k in data]
-    extra = [k for k in data if k not in order]
-    cut = next((i for i, k in enumerate(known) if k.startswith("_")), len(known))
-    return {k: data[k] for k in known[:cut] + extra + known[cut:]}
+    """`data` with its keys in `order`. A setting the order does not know goes among the settings it knows, by the
+    documented (alphabetical) order of settings; another key goes before the links, as a server adds properties
+    before its links and embedded resources."""
+    keys = [k for k in order if k in data]
+    for key in (k for k in data if k not in order):
+        settings = [i for i, k in enumerate(keys) if k in reference.INPUTS]
+        after = [i for i in settings if key in reference.INPUTS and reference.INPUTS.index(keys[i]) >
+                 reference.INPUTS.index(key)]
+        if after:
+            keys.insert(after[0], key)
+        elif settings and key in reference.INPUTS:
+            keys.insert(settings[-1] + 1, key)
+        else:
+            keys.insert(next((i for i, k in enumerate(keys) if k.startswith("_")), len(keys)), key)
+    return {k: data[k] for k in keys}
 
 
 def reason(status: int) -> str:

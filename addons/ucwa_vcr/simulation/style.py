@@ -2,20 +2,37 @@
 
 Everything a new meeting's answer shows is taken from what the recording shows of the same server: property
 names and order (unknown GUID-named ones too), hrefs, the id and ETag forms, create status, headers and
-Content-Type, JSON and XML layout. What the recording does not show falls back to the reference pages.
+Content-Type, JSON and XML layout and dates, and which settings a create's answer shows that were not sent. What
+the recording does not show falls back to the reference pages.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
+
 from ..cassette.model import Headers, header
+from ..protocol import parse_xml
 from . import reference
 from .tape import MEETING_RELS, Exchange, Tape, segment_of
-from .wire import DateStyle, JsonStyle, Resource, XmlStyle, json_resource, parse_input, with_app_placeholder
+from .wire import (
+    DATE_NAME,
+    ISO_DATE,
+    JSON_DATE,
+    DateStyle,
+    JsonStyle,
+    Resource,
+    XmlStyle,
+    json_resource,
+    local,
+    parse_input,
+    with_app_placeholder,
+)
 
 FORMATS = ("json", "xml")
 _XML_DATE = re.compile(r'<property name="[^"]*(?:Time|Date)">([^<]+)</property>')
@@ -43,6 +60,7 @@ class Style:
     headers: dict[tuple[str, str], Headers] = field(default_factory=dict)  # (op, format) -> recorded headers
     content_types: dict[str, tuple[str, bool]] = field(default_factory=dict)  # format -> (type, echoes Accept)
     defaults: Resource = field(default_factory=lambda: dict(reference.DEFAULTS))
+    fills: set[str] = field(default_factory=lambda: set(reference.INPUTS))  # settings a create shows unsent
     enums: dict[str, set[str]] = field(default_factory=lambda: {k: set(v) for k, v in reference.ENUMS.items()})
     marker: str | None = None  # the GUID-named property a PUT must carry
     max_meetings: int = reference.MAX_MEETINGS
@@ -101,7 +119,9 @@ def learn(tape: Tape, max_meetings: int | None = None) -> Style:
     _learn_template(style, tape)
     _learn_answers(style, tape)
     _learn_layout(style, tape)
+    _learn_json_dates(style, tape)
     _learn_values(style, tape)
+    _learn_fills(style, tape)
     if max_meetings is not None:
         style.max_meetings, style.max_meetings_from = max_meetings, "option"
     else:
@@ -143,12 +163,6 @@ def _learn_template(style: Style, tape: Tape) -> None:
     style.template_collection = with_app_placeholder({"href": href})["href"][: -len(segment) - 1]
     style.collection = style.template_collection
     style.segment_is_id = segment == meeting.get("onlineMeetingId")
-    if ex.op == "create":  # what the recorded client left out, its server filled in: that is its default
-        try:
-            sent = parse_input(ex.request.body, ex.request.content_type)
-        except ValueError:
-            sent = {}
-        style.defaults.update({k: meeting[k] for k in reference.INPUTS if k in meeting and k not in sent})
     style.marker = next((k for k, v in meeting.items() if isinstance(v, str) and "please pass" in v.lower()), None)
 
 
@@ -189,6 +203,9 @@ def _learn_layout(style: Style, tape: Tape) -> None:
         style.xml = xml_style(texts[-1], next((m.group(1) for t in texts for m in [_XML_DATE.search(t)] if m), ""))
         xml_meetings = [m for ex, _, m in recorded_meetings(tape) if ex.format == "xml"]
         style.xml_order = [k for k in xml_meetings[-1] if not k.startswith("_")] if xml_meetings else []
+    shown = [found for ex in bodies["xml"] for found in [rel_property(ex.response.body)] if found is not None]
+    if shown:
+        style.xml = dataclasses.replace(style.xml, rel_property=shown[-1])
     lists = [ex for ex in tape.exchanges if ex.op == "list" and ex.ok and ex.format == "json" and ex.shown is not None]
     if lists:
         shape = json_resource(lists[-1].response.body) or {}
@@ -202,6 +219,66 @@ def _learn_values(style: Style, tape: Tape) -> None:
         for name, allowed in style.enums.items():
             if isinstance(meeting.get(name), str) and meeting[name]:
                 allowed.add(meeting[name])
+
+
+def _learn_fills(style: Style, tape: Tape) -> None:
+    """What the recorded server adds to a create's answer beyond what the client sent: a setting a recorded create
+    left out is filled in (with the value it showed) if an answer showed it, else it is not; a setting no recorded
+    create left out keeps the reference pages' behaviour (filled with their default)."""
+    shown: Resource = {}
+    left_out: set[str] = set()
+    for ex in tape.exchanges:
+        if ex.op != "create" or not ex.ok or ex.resource is None:
+            continue
+        try:
+            sent = parse_input(ex.request.body, ex.request.content_type)
+        except ValueError:
+            continue
+        for key in reference.INPUTS:
+            if sent.get(key) is None:  # absent or null: the server's default
+                left_out.add(key)
+                if key in ex.resource:
+                    shown[key] = ex.resource[key]
+    style.fills -= left_out - set(shown)
+    style.defaults.update({k: v for k, v in shown.items() if k != "expirationTime"})  # that one: 8 hours ahead
+
+
+def _learn_json_dates(style: Style, tape: Tape) -> None:
+    """How the recorded server writes dates in JSON: ISO 8601 in the form it shows, else ASP.NET's `/Date(ms)/`
+    (what the reference pages show). With ISO in JSON and no date in its XML, XML dates take the same form."""
+    example = json_date_example(tape)
+    if not example or JSON_DATE.match(example):
+        return
+    dates = DateStyle.of(example)
+    style.json = dataclasses.replace(style.json, dates=dates)
+    xml_texts = [ex.response.body.decode("utf-8", "replace") for ex in tape.exchanges
+                 if ex.format == "xml" and (ex.resource or ex.shown)]
+    if not any(_XML_DATE.search(text) for text in xml_texts):
+        style.xml = dataclasses.replace(style.xml, dates=dates)
+
+
+def json_date_example(tape: Tape) -> str:
+    """The last date the recorded server wrote in a JSON meeting ('' if none): `/Date(ms)/` or ISO 8601."""
+    for ex, _, meeting in reversed(list(recorded_meetings(tape))):
+        if ex.format != "json":
+            continue
+        for key, value in meeting.items():
+            if DATE_NAME.search(key) and isinstance(value, str) and (JSON_DATE.match(value) or ISO_DATE.match(value)):
+                return value
+    return ""
+
+
+def rel_property(body: bytes) -> bool | None:
+    """Whether the meetings of a recorded XML body repeat their rel as `<property name="rel">` (None: it shows no
+    meeting)."""
+    try:
+        root = parse_xml(body)
+    except (etree.LxmlError, ValueError):
+        return None
+    meetings = [el for el in root.iter() if local(el.tag) == "resource" and el.get("rel") in MEETING_RELS]
+    if not meetings:
+        return None
+    return any(local(child.tag) == "property" and child.get("name") == "rel" for m in meetings for child in m)
 
 
 def json_style(text: str) -> JsonStyle:

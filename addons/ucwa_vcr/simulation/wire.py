@@ -59,21 +59,25 @@ def json_date(ms: int) -> str:
 
 @dataclass(frozen=True)
 class DateStyle:
-    """How a server writes dates in XML: its UTC offset (None: `Z`) and how many fraction digits (.NET: 7)."""
+    """How a server writes ISO 8601 dates: its UTC offset (None: `Z`, or no zone at all when `naive`), with or
+    without a colon in it, and how many fraction digits (.NET: 7)."""
 
     offset_minutes: int | None = None
     digits: int = 7
+    colon: bool = True
+    naive: bool = False  # no zone designator (read back as UTC)
 
     @classmethod
     def of(cls, example: str) -> DateStyle:
         """The style of a recorded ISO date."""
         fraction = _FRACTION.search(example)
         digits = len(fraction.group(1)) if fraction else 0
-        offset = re.search(r"([+-])(\d{2}):?(\d{2})$", example)
+        offset = re.search(r"([+-])(\d{2})(:?)(\d{2})$", example)
         minutes = None
         if offset:
-            minutes = (int(offset.group(2)) * 60 + int(offset.group(3))) * (-1 if offset.group(1) == "-" else 1)
-        return cls(minutes, digits)
+            minutes = (int(offset.group(2)) * 60 + int(offset.group(4))) * (-1 if offset.group(1) == "-" else 1)
+        naive = offset is None and not example.strip().upper().endswith("Z")
+        return cls(minutes, digits, colon=offset is None or bool(offset.group(3)), naive=naive)
 
     def iso(self, ms: int) -> str:
         """`ms` as an ISO 8601 date in this style."""
@@ -83,10 +87,10 @@ class DateStyle:
         if self.digits:
             text += "." + f"{ms % 1000:03d}".ljust(self.digits, "0")[: self.digits]
         if self.offset_minutes is None:
-            return text + "Z"
+            return text if self.naive else text + "Z"
         sign = "-" if self.offset_minutes < 0 else "+"
         hours, minutes = divmod(abs(self.offset_minutes), 60)
-        return f"{text}{sign}{hours:02d}:{minutes:02d}"
+        return f"{text}{sign}{hours:02d}{':' if self.colon else ''}{minutes:02d}"
 
 
 # -- reading -----------------------------------------------------------------------------------------------------
@@ -177,16 +181,20 @@ def parse_input(body: bytes, content_type: str) -> Resource:
 # -- writing -----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class JsonStyle:
-    """How a server writes JSON: indentation (None: one line), the key separator and its escapes."""
+    """How a server writes JSON: indentation (None: one line), the key separator, its escapes and its dates
+    (None: `/Date(ms)/`, as ASP.NET writes them; else ISO 8601 in that style)."""
 
     indent: int | None = 1
     colon: str = " : "
     escape_slash: bool = True
     escape_apostrophe: bool = True
     ascii_only: bool = True
+    dates: DateStyle | None = None
 
     def dumps(self, data: Any, app: str) -> bytes:
         """`data` as this server writes it; `{app}` in hrefs becomes the live application id."""
+        if self.dates is not None:
+            data = iso_dated(data, self.dates)
         text = json.dumps(data, indent=self.indent, separators=(",", self.colon), ensure_ascii=self.ascii_only)
         text = text.replace("/v1/applications/{app}", f"/v1/applications/{app}")
         if self.escape_slash:
@@ -198,9 +206,23 @@ class JsonStyle:
         return text.encode("utf-8")
 
 
+def iso_dated(data: Any, dates: DateStyle) -> Any:
+    """A copy of `data` whose date-named properties written `/Date(ms)/` are ISO 8601 dates in `dates`' style."""
+    if isinstance(data, list):
+        return [iso_dated(v, dates) for v in data]
+    if not isinstance(data, dict):
+        return data
+    out = {}
+    for key, value in data.items():
+        found = JSON_DATE.match(value) if isinstance(value, str) and DATE_NAME.search(key) else None
+        out[key] = dates.iso(int(found.group(1))) if found else iso_dated(value, dates)
+    return out
+
+
 @dataclass(frozen=True)
 class XmlStyle:
-    """How a server writes XML: its declaration, line breaks, indentation (nested or flat) and dates."""
+    """How a server writes XML: its declaration, line breaks, indentation (nested or flat), dates, and whether a
+    resource repeats its `rel` attribute as a `<property name="rel">` (the reference pages do)."""
 
     declaration: str = '<?xml version="1.0" encoding="utf-8"?>'
     newline: str = "\n"
@@ -208,6 +230,7 @@ class XmlStyle:
     nested: bool = True
     empty_close: str = " />"
     dates: DateStyle = DateStyle()
+    rel_property: bool = True
 
     def dumps(self, data: Resource, app: str) -> bytes:
         """A resource as an XML document in this style; `{app}` in hrefs becomes the live application id."""
@@ -235,7 +258,7 @@ class XmlStyle:
                 lines.append((depth + 1, f"<link rel={quoteattr(rel)} href={quoteattr(str(one.get('href', '')))}"
                                          f"{title}{self.empty_close}"))
         for name, value in data.items():
-            if not name.startswith("_"):
+            if not name.startswith("_") and (name != "rel" or self.rel_property):
                 lines.extend((depth + 1, text) for text in self._property(name, value, depth + 1))
         for group in (data.get("_embedded") or {}).values():
             for child in group if isinstance(group, list) else [group]:
