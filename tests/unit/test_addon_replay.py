@@ -449,3 +449,173 @@ async def test_a_recording_mode_without_a_cassette_is_refused(tmp_path):
         with pytest.raises(exceptions.OptionsError, match=r"^ucwa_cassette: cannot write cassette .*: folder .* does not exist$"):
             tctx.options.update(ucwa_record_mode="all", ucwa_cassette=str(tmp_path / "no" / "such" / "c.yaml"))
         assert session.mode == "none" and session.path == DEFAULT_CASSETTE
+
+
+# --- batches ----------------------------------------------------------------------------------------------------
+
+APP = "https://fe1.contoso.com/ucwa/oauth/v1/applications/833"
+
+
+def batch_flow(*paths: str, boundary: str = "77f2569d", accepts: dict[str, str] | None = None) -> http.HTTPFlow:
+    """A live batch of GETs, as a client sends it (each part's Accept JSON unless `accepts` says otherwise)."""
+    body = "".join(f"--{boundary}\r\nContent-Type: application/http; msgtype=request\r\n\r\n"
+                   f"GET /ucwa/oauth/v1/applications/833{path} HTTP/1.1\r\nAccept: {(accepts or {}).get(path, JSON)}"
+                   "\r\n\r\n" for path in paths)
+    return request("POST", f"{APP}/batch", accept="multipart/batching", body=(body + f"--{boundary}--\r\n").encode(),
+                   **{"Content-Type": f"multipart/batching;boundary={boundary}"})
+
+
+def recorded_batch(*answers: tuple[str, bytes], boundary: str = "3968fb75") -> Interaction:
+    """A recorded batch of GETs and the server's answer, as a cassette holds it."""
+    live = batch_flow(*(path for path, _ in answers))
+    body = "".join(f"--{boundary}\r\nContent-Type: application/http; msgtype=response\r\n\r\n"
+                   f"HTTP/1.1 200 OK\r\nContent-Type: {JSON}\r\n\r\n{content.decode()}\r\n" for _, content in answers)
+    return Interaction(request=Request(method="POST", url=f"{APP}/batch", body=live.request.content or b"",
+                                       headers=[(k, "Bearer cwt=REDACTED-1" if k == "Authorization" else v)
+                                                for k, v in live.request.headers.items(multi=True)]),
+                       response=Response(status=200, reason="OK", body=(body + f"--{boundary}--\r\n").encode(),
+                                         headers=[("Content-Type", f'multipart/batching; boundary="{boundary}"'),
+                                                  ("Cache-Control", "no-cache")]),
+                       started="2024-01-01T00:00:00.000+00:00", duration=0.125)
+
+
+def answered_parts(flow: http.HTTPFlow) -> list[tuple[int, bytes]]:
+    from ucwa_vcr.batch import batch_responses
+    assert flow.response is not None
+    recorded = Response(headers=list(flow.response.headers.items(multi=True)), body=flow.response.content or b"")
+    return [(r.status, r.body) for _, r in batch_responses(recorded) or []]
+
+
+async def test_a_batch_recorded_so_is_replayed_byte_for_byte(tmp_path):
+    recorded = recorded_batch(("/me", b'{"rel": "me"}'), ("/people", b'{"rel": "people"}'))
+    path = cassette(tmp_path / "c.yaml", recorded)
+    with replaying(ucwa_cassette=str(path), ucwa_record_mode="none") as (session, replayer, _tctx):
+        flow = batch_flow("/me", "/people", boundary="another-client-boundary")
+        await replayer.request(flow)
+    assert flow.response.content == recorded.response.body
+    assert flow.response.headers["content-type"] == 'multipart/batching; boundary="3968fb75"'
+    assert flow.metadata[ANSWERED_BY] == Answer.REPLAYED and "replayed whole" in flow.comment
+    assert (session.tally.replayed, session.tally.missed) == (1, 0)
+
+
+async def test_a_batch_is_answered_part_by_part_in_any_order_from_recorded_parts_and_single_requests(tmp_path):
+    path = cassette(tmp_path / "c.yaml", interaction(f"{APP}/user", b'{"rel": "user"}'),
+                    recorded_batch(("/me", b'{"rel": "me"}'), ("/people", b'{"rel": "people"}')))
+    with replaying(ucwa_cassette=str(path), ucwa_record_mode="none") as (session, replayer, _tctx):
+        flow = batch_flow("/people", "/user", "/me")
+        await replayer.request(flow)
+    assert answered_parts(flow) == [(200, b'{"rel": "people"}'), (200, b'{"rel": "user"}'), (200, b'{"rel": "me"}')]
+    assert flow.response.headers["content-type"] == 'multipart/batching; boundary="3968fb75"', "as the server writes it"
+    assert flow.response.headers["content-length"] == str(len(flow.response.raw_content))
+    assert flow.metadata[ANSWERED_BY] == Answer.REPLAYED
+    assert "batch of 3 parts answered part by part" in flow.comment
+    assert (session.tally.replayed, session.tally.missed, list(session.misses)) == (1, 0, [])
+
+
+async def test_offline_a_batch_part_with_no_recorded_answer_is_an_explained_miss(tmp_path):
+    path = cassette(tmp_path / "c.yaml", recorded_batch(("/me", b'{"rel": "me"}')))
+    with replaying(ucwa_cassette=str(path), ucwa_record_mode="none") as (session, replayer, _tctx):
+        flow = batch_flow("/phones", "/me", accepts={"/phones": XML})
+        await replayer.request(flow)
+    (missed, explained), me = answered_parts(flow)
+    assert missed == 500 and etree.fromstring(explained).findtext(f"{NS}subcode") == "UcwaVcrNoMatch"
+    assert me == (200, b'{"rel": "me"}')
+    assert flow.response.status_code == 200, "the batch is answered; its part is the miss"
+    assert flow.metadata[ANSWERED_BY] == Answer.MISS
+    assert [m.request.url for m in session.misses] == [f"{APP}/phones"]
+    assert session.tally.missed == 1
+    assert f"no recorded answer for GET {APP}/phones" in flow.comment
+
+
+async def test_online_a_batch_with_an_unrecorded_part_goes_to_the_server(tmp_path):
+    path = cassette(tmp_path / "c.yaml", recorded_batch(("/me", b'{"rel": "me"}'), ("/people", b"{}")))
+    with replaying(ucwa_cassette=str(path), ucwa_record_mode="new_episodes") as (session, replayer, _tctx):
+        unrecorded, reordered = batch_flow("/phones", "/me"), batch_flow("/people", "/me")
+        await replayer.request(unrecorded)
+        await replayer.request(reordered)
+    assert unrecorded.response is None and ANSWERED_BY not in unrecorded.metadata
+    assert not session.misses
+    assert answered_parts(reordered) == [(200, b"{}"), (200, b'{"rel": "me"}')]
+
+
+async def test_a_body_that_is_no_batch_is_matched_whole_as_before(tmp_path):
+    recorded = recorded_batch(("/me", b'{"rel": "me"}'))
+    path = cassette(tmp_path / "c.yaml", recorded)
+    with replaying(ucwa_cassette=str(path), ucwa_record_mode="none") as (_, replayer, _tctx):
+        flow = request("POST", f"{APP}/batch", accept="multipart/batching", body=b"nonsense",
+                       **{"Content-Type": "multipart/batching;boundary=x"})
+        await replayer.request(flow)
+    assert flow.response.content == recorded.response.body
+
+
+# --- the event channel: acks it cannot serve ----------------------------------------------------------------------
+
+UCWA_EVENTS = f"{APP}/events"
+EVENTS_PATH = "/ucwa/oauth/v1/applications/833/events"
+
+
+def recorded_events(ack: int) -> Interaction:
+    body = json.dumps({"_links": {"self": {"href": f"{EVENTS_PATH}?ack={ack}"},
+                                  "next": {"href": f"{EVENTS_PATH}?ack={ack + 1}"}}}).encode()
+    return interaction(f"{UCWA_EVENTS}?ack={ack}", body)
+
+
+@pytest.mark.parametrize(("ack", "accept"), [(1, JSON), (2, XML), (9, JSON), (99999999999999999999, JSON)])
+async def test_an_ack_the_recorded_channel_cannot_serve_gets_a_resync_link(tmp_path, ack, accept):
+    path = cassette(tmp_path / "c.yaml", recorded_events(3), recorded_events(4))
+    with replaying(ucwa_cassette=str(path), ucwa_record_mode="none", ucwa_event_hold=0) as (session, replayer, _):
+        flow = request("GET", f"{UCWA_EVENTS}?ack={ack}&timeout=60", accept=accept)
+        await asyncio.wait_for(replayer.request(flow), 5)
+    response = flow.response
+    assert response.status_code == 200
+    if ack > 10**18:  # no server's number: an ack as good as none, held as before
+        assert "next" in json.loads(response.content)["_links"]
+        return
+    if accept == XML:
+        root = etree.fromstring(response.content)
+        assert root.tag == f"{NS}events" and root.get("href") == f"{EVENTS_PATH}?ack={ack}&timeout=60"
+        assert [(link.get("rel"), link.get("href")) for link in root] == [("resync", f"{EVENTS_PATH}?ack=3")]
+    else:
+        assert json.loads(response.content) == {"_links": {"resync": {"href": f"{EVENTS_PATH}?ack=3"}}}
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert flow.metadata[ANSWERED_BY] == Answer.MISS and "out of order" in flow.comment
+    assert not session.misses, "the channel's answer, not a miss"
+
+
+async def test_the_channel_serves_the_recorded_acks_and_each_one_after_an_ack_it_served(tmp_path):
+    path = cassette(tmp_path / "c.yaml", recorded_events(3), recorded_events(4))
+    with replaying(ucwa_cassette=str(path), ucwa_record_mode="none", ucwa_event_hold=0) as (_, replayer, _tctx):
+        answers = []
+        for ack in (3, 4, 5, 6, 7, 9):
+            flow = request("GET", f"{UCWA_EVENTS}?ack={ack}")
+            await asyncio.wait_for(replayer.request(flow), 5)
+            answers.append(json.loads(flow.response.content)["_links"])
+    assert [sorted(links) for links in answers] == [["next", "self"]] * 5 + [["resync"]]
+    assert answers[3]["next"]["href"] == f"{EVENTS_PATH}?ack=7", "idle answers go on counting"
+    assert answers[5]["resync"]["href"] == f"{EVENTS_PATH}?ack=7", "back to the last ack it served"
+
+
+async def test_a_channel_the_recording_does_not_know_is_held_and_answered_idle_as_before(tmp_path):
+    path = cassette(tmp_path / "c.yaml", recorded_events(3))
+    other = "https://fe1.contoso.com/ucwa/oauth/v1/applications/833/x/events"
+    with replaying(ucwa_cassette=str(path), ucwa_record_mode="none", ucwa_event_hold=0) as (_, replayer, _tctx):
+        flows = [request("GET", f"{EVENTS}?ack=50"), request("GET", f"{UCWA_EVENTS}?ack=latest"), request("GET", other)]
+        for flow in flows:
+            await asyncio.wait_for(replayer.request(flow), 5)
+    assert [sorted(json.loads(f.response.content)["_links"]) if f.response.status_code == 200 else f.response.status_code
+            for f in flows] == [["next", "self"], ["next", "self"], 500]
+
+
+async def test_rewind_starts_the_recorded_batches_over_too(tmp_path):
+    first = recorded_batch(("/me", b'{"n": 1}'), ("/people", b'{"rel": "people"}'))
+    second = recorded_batch(("/me", b'{"n": 2}'), ("/people", b'{"rel": "people"}'))
+    path = cassette(tmp_path / "c.yaml", first, second)
+    with replaying(ucwa_cassette=str(path), ucwa_record_mode="none", ucwa_exhausted="miss") as (session, replayer, _):
+        answers = []
+        for rewind in (False, False, True):
+            if rewind:
+                session.rewind()
+            flow = batch_flow("/me", "/people")
+            await replayer.request(flow)
+            answers.append(flow.response.content)
+    assert answers == [first.response.body, second.response.body, first.response.body]

@@ -7,21 +7,35 @@ Usage:
 In offline modes a request with no recorded answer gets a UCWA-shaped 500 error whose body lists the
 closest recorded requests and what differed; an unrecorded event-channel P-GET is held (without
 blocking other flows) and then answered like an idle channel, so clients neither spin nor hang (a newer
-P-GET with the same ack releases it with 409 PGetReplaced, as a server does).
+P-GET with the same ack releases it with 409 PGetReplaced, as a server does). A P-GET whose ack a channel
+the recording knows cannot serve (lower than the first it asked, higher than the last it was given or than
+one after an ack the replay served) is answered with a single `resync` link, as EventChannelDetails.md says.
+
+A batch (POST .../batch, multipart/batching) is answered whole when it was recorded so, else part by part
+and in any order from the parts of recorded batches and from recorded single requests (ucwa_vcr.batch);
+offline, a part with no recorded answer gets the miss error as its answer, the other parts theirs. Online,
+a batch with such a part goes to the server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import quoteattr
 
 from mitmproxy import http
 
 from .. import protocol
-from ..match import Miss
+from ..batch import BatchAnswer, How, is_batch, miss_answer
+from ..match import Matcher, Miss, url_parts
 from ..simulation import MeetingEvent, Simulation, events_body
+from ..text import counted
 from .flows import ANSWERED_BY, Answer, error_response, mark, request_of, response_of
 from .guard import FAILURE, guarded
 from .options_addon import OptionsAddon
@@ -29,7 +43,8 @@ from .session import CassetteSession
 
 logger = logging.getLogger(__name__)
 
-MISS_REASON = "ucwa-vcr: no recorded answer"
+# an ack in a recorded event answer's links (`?ack=6`, `&amp;ack=6`); longer numbers are no server's
+_LINKED_ACK = re.compile(r"(?<![A-Za-z0-9_])ack=([0-9]{1,18})(?![0-9])")
 
 
 def events_answer(flow: http.HTTPFlow, events: Sequence[MeetingEvent] = ()) -> http.Response:
@@ -44,12 +59,81 @@ def events_answer(flow: http.HTTPFlow, events: Sequence[MeetingEvent] = ()) -> h
 
 def miss_response(flow: http.HTTPFlow, miss: Miss) -> http.Response:
     """A UCWA-shaped error (JSON or XML by Accept) carrying the explanation of a miss."""
-    body, ctype = protocol.error_body("ServiceFailure", "UcwaVcrNoMatch", miss.explain(),
-                                  flow.request.headers.get("accept", ""))
-    response = http.Response.make(500, body, {"Content-Type": ctype, "X-Ucwa-Vcr": "miss",
-                                              "X-Ucwa-Vcr-Diagnosis": miss.summary()})
-    response.reason = MISS_REASON
-    return response
+    return response_of(miss_answer(miss, flow.request.headers.get("accept", "")), flow.request.http_version)
+
+
+def resync_answer(flow: http.HTTPFlow, ack: int) -> http.Response:
+    """The answer to an ack the channel cannot serve: a single link, rel="resync", to the P-GET with `ack`."""
+    target = f"{flow.request.path.partition('?')[0]}?ack={ack}"
+    if protocol.representation(flow.request.headers.get("accept", "")) == "xml":
+        body = (f'<?xml version="1.0" encoding="utf-8"?>\n<events href={quoteattr(flow.request.path)} '
+                f'xmlns="{protocol.UCWA_NS}">\n<link rel="resync" href={quoteattr(target)} />\n</events>')
+        return http.Response.make(200, body.encode("utf-8"), {"Content-Type": "application/xml; charset=utf-8"})
+    body = json.dumps({"_links": {"resync": {"href": target}}})
+    return http.Response.make(200, body.encode("utf-8"), {"Content-Type": "application/json; charset=utf-8"})
+
+
+def channel_ack(url: str) -> tuple[str | None, int | None]:
+    """(the event channel, application id normalised; the ack as a number) of an event P-GET's URL, else Nones."""
+    if "events" not in url:  # most URLs, at once: the recording's are all read once
+        return None, None
+    _, _, _, path, query = url_parts(url)
+    if not protocol.is_events(path):
+        return None, None
+    ack = dict(parse_qsl(query, keep_blank_values=True)).get("ack", "")
+    return protocol.normalise_path(path), int(ack) if re.fullmatch(r"[0-9]{1,18}", ack) else None
+
+
+class EventChannels:
+    """The event channels a recording knows, and the acks each can serve: from the lowest it was asked to the highest
+    it was asked or linked to, and the one after every ack the replay served (its idle answer links to it)."""
+
+    def __init__(self, tape: Matcher) -> None:
+        self.tape = tape
+        self.known: dict[str, tuple[int, int]] = {}  # channel -> (lowest ack asked, highest asked or linked to)
+        self.reached: dict[str, int] = {}  # channel -> one after the highest ack served in this replay
+        self.last: dict[str, int] = {}  # channel -> the last ack asked that it could serve
+        for interaction in tape.interactions:
+            channel, ack = channel_ack(interaction.request.url)
+            if channel is None or ack is None:
+                continue
+            linked = [int(a) for a in _LINKED_ACK.findall(interaction.response.body.decode("utf-8", "replace"))]
+            low, high = self.known.get(channel, (ack, ack))
+            self.known[channel] = (min(low, ack), max(high, ack, *linked))
+
+    def resync(self, url: str) -> tuple[int, str] | None:
+        """(the ack to resync to, why) when the recording knows the channel and it cannot serve the ack asked; else
+        None, and the ack counts as served."""
+        channel, ack = channel_ack(url)
+        if channel is None or ack is None or channel not in self.known:
+            return None
+        low, high = self.known[channel]
+        top = max(high, self.reached.get(channel, 0))
+        if low <= ack <= top:
+            self.last[channel] = ack
+            self.reached[channel] = max(self.reached.get(channel, 0), ack + 1)
+            return None
+        return self.last.get(channel, low), f"ack={ack} is out of order (the channel serves {low} to {top})"
+
+
+def tally_batch(session: CassetteSession, answer: BatchAnswer) -> tuple[Answer, str]:
+    """Count a batch's answer (each missed part as a miss, with its explanation kept) and say how it was answered."""
+    if answer.whole is not None:
+        session.tally.replayed += 1
+        return Answer.REPLAYED, f"ucwa-vcr: batch replayed whole from {session.path} (recorded {answer.whole.started})"
+    hows = Counter(part.how for part in answer.parts)
+    session.tally.replayed += int(hows[How.REPLAYED] > 0)  # the batch is one request, answered
+    session.tally.simulated += int(hows[How.SIMULATED] > 0)
+    for miss in answer.misses:
+        session.misses.append(miss)
+        session.tally.missed += 1
+        logger.warning("%s", miss.explain())
+    done = ", ".join(f"{n} {how.value}" for how, n in hows.items())
+    comment = "\n".join([f"ucwa-vcr: batch of {counted(len(answer.parts), 'part')} answered part by part from "
+                          f"{session.path}: {done}", *(miss.explain() for miss in answer.misses)])
+    if answer.misses:
+        return Answer.MISS, comment
+    return (Answer.SIMULATED if not hows[How.REPLAYED] else Answer.REPLAYED), comment
 
 
 @dataclass
@@ -68,6 +152,7 @@ class UcwaReplayer(OptionsAddon):
     def __init__(self, session: CassetteSession) -> None:
         self.session = session
         self._held: dict[tuple[str, str], Held] = {}  # held event P-GETs by (channel, ack)
+        self._channels: EventChannels | None = None  # the recorded event channels, made at the first offline P-GET
 
     @guarded
     async def request(self, flow: http.HTTPFlow) -> None:
@@ -77,6 +162,10 @@ class UcwaReplayer(OptionsAddon):
         if not session.offline and not session.is_ucwa(flow):
             return  # not UCWA: passes through untouched
         if session.simulation is not None and self._simulate(flow, session.simulation):
+            return
+        if is_batch(flow.request.headers.get("content-type", "")) and await self._batch(flow):
+            return
+        if session.offline and protocol.is_events(flow.request.path.partition("?")[0]) and self._resync(flow):
             return
         found = session.matcher.match(request_of(flow), offline=session.offline)
         if isinstance(found, Miss):
@@ -101,9 +190,46 @@ class UcwaReplayer(OptionsAddon):
                                      f"{self.session.path}): {answer.status}")
         flow.response = response_of(answer, flow.request.http_version)
         if flow.request.method.upper() != "GET":
-            for held in self._held.values():
-                held.news = True
-                held.wake.set()
+            self._wake_held()
+        return True
+
+    def _wake_held(self) -> None:
+        """Tell held event P-GETs that the model changed something."""
+        for held in self._held.values():
+            held.news = True
+            held.wake.set()
+
+    async def _batch(self, flow: http.HTTPFlow) -> bool:
+        """Answer a batch: whole as recorded, else part by part (ucwa_vcr.batch); False when it is no batch. Online,
+        a batch with a part the cassette cannot answer goes to the server (True: nobody else answers it)."""
+        session = self.session
+        simulate = session.simulation.answer if session.simulation is not None else None
+        answer = session.batches.answer(request_of(flow), session.offline, simulate)
+        if answer is None or answer.response is None:
+            return answer is not None
+        how, comment = tally_batch(session, answer)
+        flow.metadata[ANSWERED_BY] = how
+        mark(flow, how, comment)
+        if any(part.how == How.SIMULATED and part.request.method.upper() != "GET" for part in answer.parts):
+            self._wake_held()
+        if self.options.ucwa_latency:
+            await asyncio.sleep(answer.duration * self.options.ucwa_latency / 100)
+        flow.response = response_of(answer.response, flow.request.http_version)
+        return True
+
+    def _resync(self, flow: http.HTTPFlow) -> bool:
+        """Answer `resync` to a P-GET whose ack its channel, known from the recording, cannot serve."""
+        if self._channels is None or self._channels.tape is not self.session.matcher:
+            self._channels = EventChannels(self.session.matcher)
+        found = self._channels.resync(flow.request.url)
+        if found is None:
+            return False
+        ack, why = found
+        flow.metadata[ANSWERED_BY] = Answer.MISS
+        mark(flow, Answer.MISS, f"ucwa-vcr: {why}: answered with a resync link to ack={ack}, as a server does")
+        logger.warning("ucwa-vcr: event channel %s: %s; answered resync (ack=%d)",
+                       flow.request.path.partition("?")[0], why, ack)
+        flow.response = resync_answer(flow, ack)
         return True
 
     def _answer_news(self, flow: http.HTTPFlow, news: Sequence[MeetingEvent]) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from mitmproxy import command, http
 
 from .. import DEFAULT_CASSETTE, protocol
+from ..batch import BatchIndex
 from ..cassette.cache import load_cassette
 from ..cassette.codec import dump_interaction
 from ..cassette.model import Cassette, Interaction
@@ -125,6 +126,7 @@ class CassetteSession(OptionsAddon):
         self.redactor = Redactor()
         self.writer: BatchWriter | None = None
         self.simulation: Simulation | None = None  # ucwa_simulate, offline: the model answering meeting requests
+        self._batches: BatchIndex | None = None
         self.tally = Tally()
         self.held = 0  # exchanges in the cassette when it was loaded
         # the latest requests answered with a miss since the cassette was loaded (bounded: a long replay
@@ -261,10 +263,19 @@ class CassetteSession(OptionsAddon):
                      self.matcher.redactor.text(flow.request.pretty_url), type(e).__name__,
                      self.matcher.redactor.text(str(e).splitlines()[0] if str(e) else ""))
 
+    @property
+    def batches(self) -> BatchIndex:
+        """The recorded batches and their parts, indexed at the first batch asked for (most sessions have none)."""
+        if self._batches is None or self._batches.tape is not self.matcher:
+            self._batches = BatchIndex(self.matcher)
+        return self._batches
+
     @command.command("ucwa.rewind")
     def rewind(self) -> None:
-        """Start the cassette over: identical requests get their first recorded answer again."""
+        """Start the cassette over: identical requests (and batches) get their first recorded answer again."""
         self.matcher.rewind()
+        if self._batches is not None:
+            self._batches.rewind()
         logger.info("ucwa-vcr: cassette rewound")
 
     async def done(self) -> None:

@@ -39,7 +39,7 @@ from ..text import counted
 from . import exporter, importer
 from .diff import IGNORED_HEADERS, MISSING, diff
 from .lint import lint
-from .show import pretty_body, rows, select, shown
+from .show import describe_parts, pretty_body, rows, select, shown
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -167,13 +167,15 @@ def _show(args: argparse.Namespace, console: Console) -> int:
         table = Table("#", "method", "path", "status", "UCWA error", "size", "ms", title=str(args.cassette))
         for r in found:
             style = "red" if r.status >= 400 else ""
-            table.add_row(str(r.index), r.method, r.path, str(r.status), r.error, str(r.size), f"{r.duration_ms:g}",
+            path = f"{r.path} ({counted(r.parts, 'part')})" if r.parts else r.path
+            table.add_row(str(r.index), r.method, path, str(r.status), r.error, str(r.size), f"{r.duration_ms:g}",
                           style=style)
         console.print(table)
     else:
         print("#\tmethod\tpath\tstatus\terror\tsize\tms")
         for r in found:
-            print(f"{r.index}\t{r.method}\t{r.path}\t{r.status}\t{r.error}\t{r.size}\t{r.duration_ms:g}")
+            path = f"{r.path} ({counted(r.parts, 'part')})" if r.parts else r.path
+            print(f"{r.index}\t{r.method}\t{path}\t{r.status}\t{r.error}\t{r.size}\t{r.duration_ms:g}")
     return 0
 
 
@@ -192,6 +194,12 @@ def _show_one(cassette: Cassette, index: int, as_json: bool, console: Console) -
             console.print()
             console.print(Syntax(text, lexer, word_wrap=True) if console.is_terminal else text, markup=False)
 
+    batch = describe_parts(i)
+    if batch:
+        console.print(f"batch of {counted(len(batch), 'part')}:", style="bold", markup=False)
+        for line in batch:
+            console.print(f"  {line}", markup=False)
+        console.print()
     part(f"{i.request.method} {i.request.url}", i.request)
     console.print()
     part(f"{i.response.status} {i.response.reason}   ({i.duration * 1000:g} ms, started {i.started})", i.response)

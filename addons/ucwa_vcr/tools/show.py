@@ -1,4 +1,5 @@
-"""Reading a cassette: one summary row per exchange, flow-filter selection, pretty bodies, UCWA error codes."""
+"""Reading a cassette: one summary row per exchange, flow-filter selection, pretty bodies, UCWA error codes, and the
+parts of a batch (each part's method, path and status; its messages pretty-printed one by one)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import asdict, dataclass
 
 from lxml import etree
 
-from ..cassette.model import Cassette, Interaction, Message, wire_bytes
+from ..batch import batch_requests, batch_responses, boundary_of, is_batch, read_message, split_parts
+from ..cassette.model import Cassette, Interaction, Message, Request, Response, wire_bytes
 from ..match import url_parts
 from ..protocol import APPLICATION_ID, UCWA_NS, parse_xml
 
@@ -26,6 +28,22 @@ class Row:
     error: str  # "code/subcode" of a UCWA error body, or ""
     size: int  # response body bytes
     duration_ms: float
+    parts: int = 0  # the requests a batch carries (0: no batch)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class PartRow:
+    """What `ucwa-vcr show` lists for one part of a batch (`status` 0: the recorded answer has no such part)."""
+
+    part: int  # from 1, in the batch's order
+    method: str
+    path: str
+    status: int
+    error: str  # "code/subcode" of a UCWA error body, or ""
+    size: int  # response body bytes
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -68,9 +86,31 @@ def rows(cassette: Cassette, indexes: list[int] | None = None) -> list[Row]:
     out = []
     for n in chosen:
         i = cassette.interactions[n]
+        parts = batch_requests(i.request) if is_batch(i.request.content_type) else None
         out.append(Row(n, shown(i.request.method), short_path(i.request.url), i.response.status, ucwa_error(i),
-                       len(i.response.body), round(i.duration * 1000, 1)))
+                       len(i.response.body), round(i.duration * 1000, 1), len(parts or ())))
     return out
+
+
+def batch_parts(interaction: Interaction) -> list[PartRow]:
+    """The parts of a batch exchange, each request with its answer (paired in order, as UCWA answers them); [] when
+    the exchange is no batch."""
+    requests = batch_requests(interaction.request)
+    if requests is None:
+        return []
+    answers = [response for _, response in batch_responses(interaction.response) or []]
+    out = []
+    for n, request in enumerate(requests):
+        answer = answers[n] if n < len(answers) else Response(status=0)
+        out.append(PartRow(n + 1, shown(request.method), short_path(request.url), answer.status,
+                           ucwa_error(Interaction(request, answer)), len(answer.body)))
+    return out
+
+
+def describe_parts(interaction: Interaction) -> list[str]:
+    """One line per part of a batch exchange: `1. GET {app}/me -> 200` (with its UCWA error, if any)."""
+    return [f"{p.part}. {p.method} {p.path} -> {p.status or 'no answer'}" + (f" {p.error}" if p.error else "")
+            for p in batch_parts(interaction)]
 
 
 def select(cassette: Cassette, expression: str) -> list[int]:
@@ -87,11 +127,14 @@ def select(cassette: Cassette, expression: str) -> list[int]:
     return chosen
 
 
-def pretty_body(message: Message) -> tuple[str, str]:
-    """A body pretty-printed for reading (the stored bytes are not touched) and its lexer name."""
+def pretty_body(message: Message, parts: bool = True) -> tuple[str, str]:
+    """A body pretty-printed for reading (the stored bytes are not touched) and its lexer name; a batch's `parts`
+    one by one (a batch holds no batches: a part that claims to is shown as it is)."""
     if not message.body:
         return "", "text"
     ctype = message.content_type.lower()
+    if parts and is_batch(ctype) and not message.raw and (batch := _pretty_batch(message)):
+        return batch, "text"
     try:
         if "json" in ctype:
             return json.dumps(json.loads(message.body), indent=2, ensure_ascii=False), "json"
@@ -104,3 +147,20 @@ def pretty_body(message: Message) -> tuple[str, str]:
         return message.body.decode("utf-8"), "html" if "html" in ctype else "text"
     except UnicodeDecodeError:
         return f"<{len(message.body)} bytes of binary data>", "text"
+
+
+def _pretty_batch(message: Message) -> str:
+    """The parts of a multipart/batching body one after the other, each titled with its request or status line and
+    its message's body pretty-printed ("" when it holds no parts)."""
+    boundary = boundary_of(message.content_type)
+    parts = split_parts(message.body, boundary) if boundary else []
+    blocks = []
+    for n, part in enumerate(parts, 1):
+        start, headers, body = read_message(part.message)
+        inner = Response(headers=headers, body=body) if start.startswith(b"HTTP/") else Request(headers=headers,
+                                                                                                 body=body)
+        lines = [f"--- part {n} of {len(parts)}: {shown(start.decode('utf-8', 'surrogateescape'))}"]
+        lines += [shown(f"{k}: {v}") for k, v in headers]
+        text, _ = pretty_body(inner, parts=False)
+        blocks.append("\n".join(lines + (["", text] if text else [])))
+    return "\n\n".join(blocks)
