@@ -27,5 +27,5 @@ def make_addons() -> list[object]:
     from .proxy.session import CassetteSession
 
     session = CassetteSession()
-    return [UcwaLoopback(), session, UcwaRecorder(session), UcwaFaults(session.tally), UcwaReplayer(session),
+    return [UcwaLoopback(), session, UcwaRecorder(session), UcwaFaults(session), UcwaReplayer(session),
             UcwaOfflineGuard(session)]

@@ -8,12 +8,15 @@ Pure: no mitmproxy here. The rules file (YAML):
         after: 2                              # skip the first 2 matching requests
         times: 1                              # then fire once (default: every time)
         probability: 0.5                      # optional
-        error: TooManyOnlineMeetings          # one action: error | respond | transport | patch | delay alone
+        error: TooManyOnlineMeetings          # one action: error | respond | transport | patch | expire | delay alone
         delay: 1.5                            # optional: seconds to wait first (alone: a slow answer)
 
 Actions: `error: <name from the catalogue>`; `respond: {status, reason, headers, body}`;
 `transport: reset | hang | empty | truncate | malformed`; `patch: {set: {/json/pointer: value},
-remove: [/json/pointer], headers: {Name: value}}` applied to the real (recorded or live) answer.
+remove: [/json/pointer], headers: {Name: value}}` applied to the real (recorded or live) answer;
+`expire: token | application` puts the session into a state (see session_state.py): from the request the rule
+fires on, signed-in requests get the recorded 401 challenge until the client fetches a token, or the
+application's requests get `error` (default ApplicationNotFound) until the client creates an application.
 """
 
 from __future__ import annotations
@@ -30,12 +33,16 @@ from typing import Any
 
 from .errors import RuleError
 from .protocol import ERRORS
+from .session_state import EXPIRES
 
 TRANSPORTS = ("reset", "hang", "empty", "truncate", "malformed")
 ON_THE_ANSWER = ("truncate", "malformed")  # transports that break the real answer rather than replace it
-ACTIONS = ("error", "respond", "transport", "patch")
+ACTIONS = ("error", "respond", "transport", "patch", "expire")
 _RULE_KEYS = {"match", "after", "times", "probability", "delay", "name", *ACTIONS}
 _MATCH_KEYS = {"method", "path", "headers", "body"}
+_COUNTS = ("after", "times")  # what the shorthand may add after its action
+_SHORTHAND = ("after '=' write an error name, a transport, 'expire token' or 'expire application [ERROR]', "
+              "then optionally 'after N' and 'times N'")
 HANG_SECONDS = 300.0  # how long `transport: hang` holds a request when the rule gives no delay
 MAX_DELAY = 86400.0  # a day: longer is a mistake, and asyncio cannot sleep past a float's range
 _TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # an HTTP header name (RFC 9110 token)
@@ -71,6 +78,7 @@ class FaultRule:
     respond: dict[str, Any] | None = None
     transport: str | None = None
     patch: dict[str, Any] | None = None
+    expire: str | None = None  # "token" or "application" (answered with `error`, if given)
     seen: int = 0  # matching requests so far
     fired: int = 0
 
@@ -87,7 +95,8 @@ class FaultRule:
 
     def describe(self) -> str:
         """One line: the rule's conditions and action, as `ucwa.faults.list` shows it."""
-        action = (f"error {self.error}" if self.error else f"transport {self.transport}" if self.transport
+        action = (f"expire {self.expire}" + (f" as {self.error}" if self.error else "") if self.expire
+                  else f"error {self.error}" if self.error else f"transport {self.transport}" if self.transport
                   else f"respond {self.respond.get('status', 200)}" if self.respond is not None
                   else "patch" if self.patch is not None else "delay")
         when = " ".join(p for p in (self.method or "*", self.path.pattern if self.path else "*") if p)
@@ -192,11 +201,13 @@ def _conditions(rule: FaultRule, match: Any, label: str) -> None:
 
 def _action(rule: FaultRule, data: dict[str, Any], label: str) -> None:
     """Set the rule's one action (or none: a delay alone)."""
-    actions = [a for a in ACTIONS if a in data]
+    actions = [a for a in ACTIONS if a in data and not (a == "error" and "expire" in data)]  # error: what expired gets
     if len(actions) > 1:
         raise RuleError(f"{label}: fields {actions[0]!r} and {actions[1]!r} both given; a rule has one action")
     if not actions and not rule.delay:
-        raise RuleError(f"{label}: no action; give one of error, respond, transport, patch, or a delay")
+        raise RuleError(f"{label}: no action; give one of error, respond, transport, patch, expire, or a delay")
+    if "expire" in data:
+        _expire(rule, data, label)
     if "error" in data:
         error = data["error"]
         if not isinstance(error, str):
@@ -213,6 +224,17 @@ def _action(rule: FaultRule, data: dict[str, Any], label: str) -> None:
         rule.respond = _respond(data["respond"], label)
     if "patch" in data:
         rule.patch = _patch(data["patch"], label)
+
+
+def _expire(rule: FaultRule, data: dict[str, Any], label: str) -> None:
+    """Set what the rule expires; `error` goes with an application only (an expired token gets the 401)."""
+    what = data["expire"]
+    if not isinstance(what, str) or what not in EXPIRES:
+        raise RuleError(f"{label}: field 'expire': {_brief.repr(what)} is not one of {', '.join(EXPIRES)}")
+    if what == "token" and "error" in data:
+        raise RuleError(f"{label}: field 'error' goes with 'expire: application' only; an expired token is "
+                        "answered with the recorded 401 challenge")
+    rule.expire = what
 
 
 def _respond(value: Any, label: str) -> dict[str, Any]:
@@ -250,14 +272,28 @@ def _patch(value: Any, label: str) -> dict[str, Any]:
 
 
 def parse_shorthand(spec: str) -> dict[str, Any]:
-    """`[METHOD ]PATH-REGEX=ACTION` (ACTION: an error name or a transport) as rule data."""
+    """`[METHOD ]PATH-REGEX=ACTION[ after N][ times N]` as rule data. ACTION: an error name, a transport,
+    `expire token` or `expire application [ERROR]` (`expire:token` too)."""
     where, sep, action = spec.rpartition("=")
     if not sep or not where.strip() or not action.strip():
         raise RuleError(f"{spec!r}: write METHOD PATH=ERROR, e.g. 'POST myOnlineMeetings$=TooManyOnlineMeetings'")
     method, _, path = where.strip().rpartition(" ")
-    match = {"path": path, **({"method": method} if method else {})}
-    action = action.strip()
-    return {"match": match, **({"transport": action} if action in TRANSPORTS else {"error": action})}
+    data: dict[str, Any] = {"match": {"path": path, **({"method": method} if method else {})}}
+    words = re.split(r"[\s:]+", action.strip())
+    while len(words) > 2 and words[-2] in _COUNTS:  # the counts, from the end
+        if words[-2] in data:
+            raise RuleError(f"{spec!r}: {words[-2]!r} given twice")
+        data[words[-2]] = int(words[-1]) if words[-1].isdigit() else words[-1]  # parse_rule says what is wrong
+        words = words[:-2]
+    if words[0] == "expire" and len(words) in (2, 3):
+        data["expire"] = words[1]
+        if len(words) == 3:
+            data["error"] = words[2]
+    elif len(words) == 1 and words[0] != "expire":
+        data["transport" if words[0] in TRANSPORTS else "error"] = words[0]
+    else:
+        raise RuleError(f"{spec!r}: {_SHORTHAND}; e.g. 'GET myOnlineMeetings$=expire token times 1'")
+    return data
 
 
 @dataclass

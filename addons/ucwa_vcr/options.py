@@ -100,4 +100,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in [
     Option("ucwa_inject", Sequence[str], [],
            "Shorthand fault rules, 'METHOD PATH-REGEX=ERROR-OR-TRANSPORT', e.g. "
            "'POST myOnlineMeetings$=TooManyOnlineMeetings'."),
+    Option("ucwa_token_lifetime", int, 0,
+           "Seconds a token the client fetched stays valid, counted from its fetch (replay or live): then "
+           "signed-in requests get the recorded 401 challenge until the client fetches a new token; 0: for ever.",
+           minimum=0),
 ]}

@@ -5,10 +5,11 @@ the faults module by one that notes the delay asked for.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from mitmproxy import exceptions, flow, http
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 from ucwa_vcr import DEFAULT_CASSETTE
+from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
+from ucwa_vcr.cassette.writer import save_cassette
 from ucwa_vcr.fault_rules import HANG_SECONDS
 from ucwa_vcr.protocol import ERRORS
 from ucwa_vcr.proxy import faults as faults_module
@@ -443,3 +446,281 @@ async def test_commands_list_add_clear_as_the_console_shows_them():
             tctx.master.commands.execute("ucwa.faults.add 'GET events=PGetReplace'")
         tctx.master.commands.execute("ucwa.faults.clear")
         assert tctx.master.commands.execute("ucwa.faults.list") == []
+
+
+# --- session state: an expired token, an expired application (issue 13) -----------------------------------------
+
+POOL = "https://lyncweb.contoso.com"
+USER_URL = POOL + "/Autodiscover/AutodiscoverService.svc/root/oauth/user?originalDomain=contoso.com"
+TOKEN_URL = POOL + "/WebTicket/oauthtoken"
+APPS_URL = POOL + "/ucwa/oauth/v1/applications"
+APP_URL = APPS_URL + "/10357810451"
+APP_MEETINGS = APP_URL + "/onlineMeetings/myOnlineMeetings"
+APP_EVENTS = APP_URL + "/events"
+SEED_EVENTS = "https://fe1.contoso.com//v1/applications/833/events"
+CHALLENGE_HEADERS = [
+    ("content-type", "text/html"), ("server", "Microsoft-IIS/8.5"),
+    ("www-authenticate", 'Bearer trusted_issuers="00000002-0000-0ff1-ce00-000000000000@contoso.com", '
+                         'client_id="00000004-0000-0ff1-ce00-000000000000"'),
+    ("www-authenticate", 'MsRtcOAuth href="https://lyncweb.contoso.com/WebTicket/oauthtoken",grant_type='
+                         '"urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"'),
+    ("x-ms-server-fqdn", "W15-LYNC-SE1.contoso.com")]
+CHALLENGE_PAGE = b"<html><body>Server Error 401 - Unauthorized: Access is denied.</body></html>"
+
+
+def signin_cassette(tmp_path: Path) -> Path:
+    """A recorded sign-in: the user resource's 401, the token, the user, the application, meetings, events."""
+    signed = [("Authorization", "Bearer cwt=REDACTED-1"), ("Accept", JSON)]
+    form = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", JSON)]
+    rows = [
+        ("GET", USER_URL, [("Accept", JSON)], 401, "Unauthorized", CHALLENGE_HEADERS, CHALLENGE_PAGE),
+        ("POST", TOKEN_URL, form, 200, "OK", [("Content-Type", JSON)], b'{"access_token":"cwt=REDACTED-1"}'),
+        ("GET", USER_URL, signed, 200, "OK", [("Content-Type", JSON)], b'{"_links":{}}'),
+        ("POST", APPS_URL, signed, 201, "Created", [("Content-Type", JSON)], b'{"id":"10357810451"}'),
+        ("GET", APP_MEETINGS, signed, 200, "OK", [("Content-Type", JSON)], b'{"rel":"myOnlineMeetings"}'),
+        ("GET", APP_EVENTS + "?ack=1", signed, 200, "OK", [("Content-Type", JSON)], b'{"sender":[]}'),
+    ]
+    path = tmp_path / "signin.yaml"
+    save_cassette(path, Cassette([Interaction(request=Request(method=m, url=u, headers=h),
+                                              response=Response(status=s, reason=r, headers=rh, body=b))
+                                  for m, u, h, s, r, rh, b in rows]))
+    return path
+
+
+def signed(method: str, url: str, accept: str = JSON, body: bytes = b"") -> http.HTTPFlow:
+    """A signed-in client's request (a bearer token)."""
+    return request(method, url, accept, body)
+
+
+def anonymous(method: str, url: str, body: bytes = b"") -> http.HTTPFlow:
+    return tflow.tflow(req=http.Request.make(method, url, body, {"Accept": JSON}))
+
+
+@contextlib.contextmanager
+def replaying(cassette: Path, **options: Any) -> Iterator[tuple[UcwaFaults, UcwaReplayer, CassetteSession, taddons.context]]:
+    """The session, the faults and the replayer as make_addons wires them, replaying `cassette` offline."""
+    session = CassetteSession()
+    faults, replayer = UcwaFaults(session), UcwaReplayer(session)
+    with taddons.context(Proxyserver(), session, faults, replayer) as tctx:
+        tctx.configure(session, ucwa_cassette=str(cassette), ucwa_record_mode="none", **options)
+        yield faults, replayer, session, tctx
+
+
+async def through(faults: UcwaFaults, replayer: UcwaReplayer, f: http.HTTPFlow) -> http.HTTPFlow:
+    """A flow through the request hooks in make_addons' order, then the faults' response hook."""
+    await faults.request(f)
+    await replayer.request(f)
+    if f.response is not None:
+        faults.response(f)
+    return f
+
+
+async def until(condition: Callable[[], bool], rounds: int = 200) -> None:
+    """Let other tasks run until `condition` holds (a bounded number of loop turns, no timed sleep)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+async def test_an_expired_token_gets_the_recorded_401_until_a_token_is_fetched(tmp_path):
+    rule = "GET myOnlineMeetings$=expire token after 1 times 1"
+    with replaying(signin_cassette(tmp_path), ucwa_inject=[rule]) as (faults, replayer, session, tctx):
+        first = await through(faults, replayer, signed("GET", APP_MEETINGS))
+        expiring = await through(faults, replayer, signed("GET", APP_MEETINGS))
+        also = await through(faults, replayer, signed("GET", APP_EVENTS + "?ack=1"))
+        listed = tctx.master.commands.execute("ucwa.faults.list")
+        probe = await through(faults, replayer, anonymous("GET", USER_URL))
+        token = await through(faults, replayer, anonymous("POST", TOKEN_URL, b"grant_type=password"))
+        again = await through(faults, replayer, signed("GET", APP_MEETINGS))
+        assert tctx.master.commands.execute("ucwa.faults.list") == [listed[0].replace("1/2", "1/3")], "renewed"
+    assert first.response.status_code == 200
+    for f in (expiring, also):
+        assert (f.response.status_code, f.response.reason) == (401, "Unauthorized")
+        assert f.response.headers.get_all("www-authenticate") == [v for k, v in CHALLENGE_HEADERS if k == "www-authenticate"]
+        assert list(f.response.headers.items(multi=True))[:2] == CHALLENGE_HEADERS[:2], "as recorded, in order"
+        assert f.response.content == CHALLENGE_PAGE
+        assert f.metadata[ANSWERED_BY] == Answer.FAULTED and f.marked == ":zap:"
+        assert f.metadata[FAULT_LABEL] == f"inject {rule!r}"
+    assert listed == [f"inject {rule!r}: GET myOnlineMeetings$ -> expire token after 1 times 1 (fired 1/2)",
+                      f"session: token expired (inject {rule!r}): signed-in requests get the 401 challenge until a "
+                      "token is fetched"]
+    assert probe.response.status_code == 401 and probe.metadata[ANSWERED_BY] == Answer.REPLAYED, "the cassette's own"
+    assert token.response.status_code == 200 and token.metadata[ANSWERED_BY] == Answer.REPLAYED
+    assert again.response.status_code == 200 and again.metadata[ANSWERED_BY] == Answer.REPLAYED
+    assert session.tally.faulted == 2 and session.tally.replayed == 4
+
+
+async def test_a_token_fetch_that_failed_renews_nothing(tmp_path):
+    with replaying(signin_cassette(tmp_path), ucwa_inject=["GET myOnlineMeetings$=expire token times 1",
+                                                            "POST oauthtoken$=ServiceUnavailable times 1"]) as (
+            faults, replayer, _session, _tctx):
+        await through(faults, replayer, signed("GET", APP_MEETINGS))
+        refused = await through(faults, replayer, anonymous("POST", TOKEN_URL))  # answered here, not the server's
+        still = await through(faults, replayer, signed("GET", APP_MEETINGS))
+        missed = await through(faults, replayer, anonymous("POST", POOL + "/webticket/OAuthToken"))  # no recorded one
+        after_miss = await through(faults, replayer, signed("GET", APP_MEETINGS))
+        fetched = await through(faults, replayer, anonymous("POST", TOKEN_URL))
+        after = await through(faults, replayer, signed("GET", APP_MEETINGS))
+    assert refused.response.status_code == 503 and still.response.status_code == 401
+    assert missed.response.status_code == 500 and after_miss.response.status_code == 401
+    assert fetched.response.status_code == 200 and after.response.status_code == 200
+
+
+async def test_requests_the_expired_state_answers_are_not_counted_by_rules(tmp_path):
+    rules = rules_file(tmp_path, """
+faults:
+  - {match: {method: GET, path: 'myOnlineMeetings$'}, times: 1, expire: token}
+  - {match: {method: GET, path: 'myOnlineMeetings$'}, after: 1, times: 1, error: ServiceFailure}
+""")
+    with replaying(signin_cassette(tmp_path), ucwa_faults=rules) as (faults, replayer, _session, _tctx):
+        statuses = [(await through(faults, replayer, signed("GET", APP_MEETINGS))).response.status_code
+                    for _ in range(3)]
+        await through(faults, replayer, anonymous("POST", TOKEN_URL))
+        statuses += [(await through(faults, replayer, signed("GET", APP_MEETINGS))).response.status_code
+                     for _ in range(2)]
+        counts = [(r.seen, r.fired) for r in faults.plan.rules]
+    assert statuses == [401, 401, 401, 500, 200], "the 2nd matching request the rules saw is the 1st after the fetch"
+    assert counts == [(3, 1), (3, 1)]
+
+
+async def test_without_a_recorded_401_one_is_built_for_the_request_origin():
+    with faulting(ucwa_inject=["myOnlineMeetings=expire token"]) as (faults, _tctx):
+        f = request("GET", body=b"")
+        await faults.request(f)
+    assert f.response.status_code == 401 and f.response.reason == "Unauthorized"
+    assert f.response.headers.get_all("WWW-Authenticate")[1] == (
+        'MsRtcOAuth href="https://fe1.contoso.com/WebTicket/oauthtoken",'
+        'grant_type="urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"')
+    assert f.response.headers["content-type"] == "text/html" and b"401 - Unauthorized" in f.response.content
+
+
+@pytest.mark.parametrize("accept", [JSON, XML])
+@pytest.mark.parametrize(("rule", "subcode"), [
+    ("{match: {path: myOnlineMeetings$}, times: 1, expire: application}", "ApplicationNotFound"),
+    ("{match: {path: myOnlineMeetings$}, times: 1, expire: application, error: InactiveApplicationExpired}",
+     "InactiveApplicationExpired"),
+])
+async def test_an_expired_application_gets_its_error_until_one_is_created(tmp_path, accept, rule, subcode):
+    with replaying(signin_cassette(tmp_path), ucwa_faults=rules_file(tmp_path, f"faults:\n  - {rule}\n")) as (
+            faults, replayer, _session, tctx):
+        expiring = await through(faults, replayer, signed("GET", APP_MEETINGS, accept))
+        events = await through(faults, replayer, signed("GET", APP_EVENTS + "?ack=1", accept))
+        itself = await through(faults, replayer, signed("DELETE", APP_URL, accept))
+        user = await through(faults, replayer, signed("GET", USER_URL))
+        assert tctx.master.commands.execute("ucwa.faults.list")[1].startswith("session: application 10357810451 expired")
+        created = await through(faults, replayer, signed("POST", APPS_URL, body=b"{}"))
+        after = await through(faults, replayer, signed("GET", APP_MEETINGS))
+    for f in (expiring, events, itself):
+        assert f.response.status_code == 404 and error_of(f.response)[:2] == ("NotFound", subcode)
+        assert f.response.headers["content-type"] == f"{accept}; charset=utf-8"
+        assert f.metadata[ANSWERED_BY] == Answer.FAULTED
+    assert user.response.status_code == 200, "outside the application"
+    assert created.response.status_code == 201 and after.response.status_code == 200
+
+
+async def test_an_event_pget_waiting_on_the_server_gets_the_error_when_its_answer_comes(tmp_path):
+    with faulting(ucwa_inject=["POST myOnlineMeetings$=expire application times 1"]) as (faults, _tctx):
+        waiting = request("GET", SEED_EVENTS + "?ack=4", body=b"")
+        await faults.request(waiting)
+        assert waiting.response is None, "on its way to the server"
+        await faults.request(request())
+        answer(waiting, b'{"sender":[]}')  # the server's answer, which the recorder keeps
+        assert ANSWERED_BY not in waiting.metadata
+        faults.response(waiting)
+    assert waiting.response.status_code == 404 and error_of(waiting.response)[1] == "ApplicationNotFound"
+    assert waiting.metadata[ANSWERED_BY] == Answer.FAULTED
+
+
+async def test_a_held_event_pget_is_released_by_the_replayers_release_events(tmp_path):
+    with replaying(DEFAULT_CASSETTE, ucwa_event_hold=30,
+                   ucwa_inject=["GET myOnlineMeetings$=expire application times 1"]) as (faults, replayer, _s, _tctx):
+        def release_events(expired: Callable[[str], bool]) -> None:  # what the lead adds to UcwaReplayer
+            for (channel, _ack), held in replayer._held.items():
+                if expired(channel):
+                    held.wake.set()
+
+        replayer.release_events = release_events  # type: ignore[attr-defined]
+        held_flow, other_flow = request("GET", SEED_EVENTS + "?ack=4", body=b""), request("GET", SEED_EVENTS.replace("833", "9") + "?ack=4", body=b"")
+        held = asyncio.create_task(through(faults, replayer, held_flow))
+        other = asyncio.create_task(through(faults, replayer, other_flow))
+        await until(lambda: len(replayer._held) == 2)
+        expiring = await through(faults, replayer, request("GET", body=b""))
+        await asyncio.wait_for(held, 5)
+        assert not other.done(), "another application's channel stays held"
+        other.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await other
+    assert expiring.response.status_code == 404
+    assert held_flow.response.status_code == 404 and error_of(held_flow.response)[1] == "ApplicationNotFound"
+    assert held_flow.metadata[ANSWERED_BY] == Answer.FAULTED
+
+
+async def test_the_token_lifetime_counts_from_each_fetch(tmp_path):
+    now = [0.0]
+    with replaying(signin_cassette(tmp_path), ucwa_token_lifetime=600) as (faults, replayer, _session, tctx):
+        faults.clock = lambda: now[0]
+        assert (await through(faults, replayer, signed("GET", APP_MEETINGS))).response.status_code == 200
+        await through(faults, replayer, anonymous("POST", TOKEN_URL))
+        now[0] = 599.5
+        assert (await through(faults, replayer, signed("GET", APP_MEETINGS))).response.status_code == 200
+        now[0] = 600
+        expired = await through(faults, replayer, signed("GET", APP_MEETINGS))
+        assert tctx.master.commands.execute("ucwa.faults.list") == [
+            "session: token expired (ucwa_token_lifetime): signed-in requests get the 401 challenge until a token "
+            "is fetched"]
+        await through(faults, replayer, anonymous("POST", TOKEN_URL))
+        now[0] = 1199
+        renewed = await through(faults, replayer, signed("GET", APP_MEETINGS))
+        tctx.options.update(ucwa_token_lifetime=0)
+        now[0] = 10**6
+        forever = await through(faults, replayer, signed("GET", APP_MEETINGS))
+    assert expired.response.status_code == 401 and expired.metadata[FAULT_LABEL] == "ucwa_token_lifetime"
+    assert expired.response.content == CHALLENGE_PAGE
+    assert renewed.response.status_code == 200 and forever.response.status_code == 200
+
+
+async def test_a_new_token_lifetime_keeps_the_rules_counts():
+    with faulting(ucwa_inject=["POST myOnlineMeetings$=Conflict times 1"]) as (faults, tctx):
+        faults.running()
+        await faults.request(request())
+        tctx.options.update(ucwa_token_lifetime=60)
+        again = request()
+        await faults.request(again)
+        with pytest.raises(exceptions.OptionsError, match=r"^ucwa_token_lifetime: -1 is negative; use 0 or more$"):
+            tctx.options.update(ucwa_token_lifetime=-1)
+    assert again.response is None, "times 1: used up, not started over"
+    assert faults.state.token_lifetime == 60
+
+
+async def test_clear_ends_what_the_rules_expired():
+    with faulting(ucwa_inject=["myOnlineMeetings=expire token times 1"]) as (faults, tctx):
+        await faults.request(request())
+        tctx.master.commands.execute("ucwa.faults.clear")
+        f = request()
+        await faults.request(f)
+    assert f.response is None
+
+
+async def test_rules_see_the_path_as_sent_even_with_leading_slashes():
+    with faulting(ucwa_inject=["GET ^//ucwa/oauth/v1/applications/7/events$=expire application"]) as (faults, _tctx):
+        f = request("GET", "https://fe1.contoso.com//ucwa/oauth/v1/applications/7/events?ack=2", body=b"")
+        await faults.request(f)
+        same_app = request("GET", "https://fe1.contoso.com/ucwa/oauth/v1/applications/7/me", body=b"")
+        await faults.request(same_app)
+    assert f.response.status_code == 404 and same_app.response.status_code == 404
+
+
+async def test_while_recording_other_hosts_keep_their_tokens(tmp_path):
+    session = CassetteSession()
+    faults = UcwaFaults(session)
+    with taddons.context(Proxyserver(), session, faults) as tctx:
+        tctx.configure(session, ucwa_cassette=str(tmp_path / "live.yaml"), ucwa_record_mode="all",
+                       ucwa_inject=["GET myOnlineMeetings$=expire token times 1"])
+        expiring = request("GET", APP_MEETINGS, body=b"")
+        await faults.request(expiring)
+        graph = request("GET", "https://graph.microsoft.com/v1.0/me", body=b"")
+        await faults.request(graph)
+    assert expiring.response.status_code == 401
+    assert graph.response is None and ANSWERED_BY not in graph.metadata, "not UCWA: passes to its server"

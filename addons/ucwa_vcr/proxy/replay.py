@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import quoteattr
@@ -231,6 +231,13 @@ class UcwaReplayer(OptionsAddon):
                        flow.request.path.partition("?")[0], why, ack)
         flow.response = resync_answer(flow, ack)
         return True
+
+    def release_events(self, expired: Callable[[str], bool]) -> None:
+        """End at once the holds of the event P-GETs whose channel (path without query) `expired` names: their
+        application expired (the faults addon then answers them with its error)."""
+        for (channel, _ack), held in self._held.items():
+            if expired(channel):
+                held.wake.set()
 
     def _answer_news(self, flow: http.HTTPFlow, news: Sequence[MeetingEvent]) -> None:
         """Answer an event P-GET with the model's changes: simulated, not missed."""
