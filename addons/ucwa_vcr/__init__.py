@@ -16,16 +16,19 @@ def make_addons() -> list[object]:
     """The addons in hook order (the loopback guard first: it sets where the proxy listens).
 
     Requests: faults first (an injected answer wins), then replay. Responses: the recorder keeps the real
-    answer before faults may patch or break it. Last, the offline guard: offline, what nobody answered gets the
-    proxy's own 500, and no server connection is opened.
+    answer before faults may patch or break it. In reverse mode, UcwaLinks (after the recorder, before faults and
+    replay) routes `/_ucwa_vcr/...` requests to their host and makes answers' links lead back through the proxy.
+    Last, the offline guard: offline, what nobody answered gets the proxy's own 500, and no server connection is
+    opened.
     """
     from .proxy.faults import UcwaFaults
     from .proxy.guard import UcwaOfflineGuard
+    from .proxy.links import UcwaLinks
     from .proxy.loopback import UcwaLoopback
     from .proxy.record import UcwaRecorder
     from .proxy.replay import UcwaReplayer
     from .proxy.session import CassetteSession
 
     session = CassetteSession()
-    return [UcwaLoopback(), session, UcwaRecorder(session), UcwaFaults(session), UcwaReplayer(session),
-            UcwaOfflineGuard(session)]
+    return [UcwaLoopback(), session, UcwaRecorder(session), UcwaLinks(session), UcwaFaults(session),
+            UcwaReplayer(session), UcwaOfflineGuard(session)]

@@ -38,6 +38,11 @@ def proxy(**options: Any) -> Iterator[tuple[list[Any], taddons.context]]:
         yield addons, tctx
 
 
+def of_type(addons: list[Any], kind: type) -> Any:
+    """The addon of a kind in make_addons()' list (addons[1] is always the session, addons[-1] the guard)."""
+    return next(addon for addon in addons if isinstance(addon, kind))
+
+
 async def run_request_hooks(addons: list[Any], flow: http.HTTPFlow) -> None:
     """Run every addon's request hook in chain order, swallowing what escapes as mitmproxy does."""
     for addon in addons:
@@ -63,9 +68,9 @@ async def test_offline_a_failing_hook_gets_the_proxys_own_500_naming_it(monkeypa
     with proxy(ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none",
                ucwa_inject=["GET myOnlineMeetings$=ServiceFailure"] if broken != "replay" else []) as (addons, _):
         if broken in ("replay", "both"):
-            monkeypatch.setattr(addons[4].session.matcher, "match", explode)
+            monkeypatch.setattr(addons[1].matcher, "match", explode)
         if broken in ("faults", "both"):
-            monkeypatch.setattr(addons[3].plan, "pick", explode)
+            monkeypatch.setattr(of_type(addons, UcwaFaults).plan, "pick", explode)
         flow = live()
         await run_request_hooks(addons, flow)
     assert flow.response is not None and flow.response.status_code == 500
@@ -120,7 +125,7 @@ async def test_online_a_failing_hook_is_one_line_and_the_request_goes_on(monkeyp
 
     with proxy(ucwa_cassette=str(tmp_path / "c.yaml"), ucwa_record_mode="new_episodes",
                ucwa_inject=["GET x$=ServiceFailure"]) as (addons, _):
-        faults: UcwaFaults = addons[3]
+        faults = of_type(addons, UcwaFaults)
         monkeypatch.setattr(faults.plan, "pick", explode)
         flow = live()
         await run_request_hooks(addons, flow)

@@ -344,3 +344,12 @@ async def test_a_body_that_cannot_be_searched_is_written_with_a_warning_and_coun
                         "UTF-8 and declares no charset"]
     assert caplog.messages[-1] == (f"ucwa-vcr: 1 exchange written to {path}; 1 body not searched for secrets "
                                    "(see the warnings above)")
+
+
+async def test_in_reverse_mode_the_target_is_ucwa_whatever_its_name(tmp_path):
+    path = tmp_path / "today.yaml"
+    with recording(ucwa_cassette=str(path), ucwa_record_mode="once", mode=["reverse:https://10.0.0.5:4443"]) as (
+            session, recorder, _tctx):
+        session.running()
+        await recorder.response(exchange("GET", "https://10.0.0.5:4443/"))  # discovery at the root of an address
+    assert urls(path) == ["https://10.0.0.5:4443/"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mitmproxy import command, http
+from mitmproxy.proxy import mode_specs
 
 from .. import DEFAULT_CASSETTE, protocol
 from ..batch import BatchIndex
@@ -178,6 +179,10 @@ class CassetteSession(OptionsAddon):
         opts = self.options
         where = f"{opts.listen_host or '*'}:{opts.listen_port or 8080}"
         modes = [m for m in opts.mode if m != "regular"]
+        for spec in modes:  # a reverse proxy's target is the session's server, whatever its name or path
+            mode = mode_specs.ProxyMode.parse(spec)
+            if isinstance(mode, mode_specs.ReverseMode):
+                self.linked.add(mode.address[0].lower())
         logger.info("ucwa-vcr: %s; proxy on %s%s", self._describe(), where, f" ({', '.join(modes)})" if modes else "")
 
     def _describe(self) -> str:
