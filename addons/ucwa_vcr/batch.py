@@ -13,6 +13,9 @@ Replay answers a live batch from the cassette (`BatchIndex.answer`):
   The answer is written as the recorded server writes its batches (its Content-Type and boundary, its part headers
   and line ends), else as the reference page shows; a part recorded in a batch is given back byte for byte.
 
+Fault rules on a batch's parts (proxy/faults.py) use `drop_parts`, to take the parts they answer out of a batch
+before it goes on, and `replace_parts`, to put those answers (or broken ones) in the batch's answer in its place.
+
 A part is matched as the request it is: its URL is the batch's scheme and host with the part's target, and a part
 without its own Authorization has the batch's (a server runs it with the batch's credentials).
 
@@ -25,7 +28,7 @@ import hashlib
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http import HTTPStatus
@@ -77,23 +80,27 @@ class Part:
     message: bytes
 
 
+def _delimiters(body: bytes, boundary: str) -> list[re.Match[bytes]]:
+    """The delimiter lines of a multipart body, in order, up to the closing one (RFC 2046: the line end before a
+    delimiter belongs to it)."""
+    delimiter = re.compile(rb"(?:\A|\r?\n)--" + re.escape(wire_bytes(boundary)) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+    found = []
+    for mark in delimiter.finditer(body):
+        found.append(mark)
+        if mark.group(1):
+            break
+    return found
+
+
 def split_parts(body: bytes, boundary: str) -> list[Part]:
-    """The parts of a multipart body (RFC 2046: the line end before a delimiter belongs to the delimiter).
+    """The parts of a multipart body.
 
     Lenient as servers and clients are: LF or CRLF line ends, a preamble, no closing delimiter, no MIME headers.
     """
-    delimiter = re.compile(rb"(?:\A|\r?\n)--" + re.escape(wire_bytes(boundary)) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
-    contents: list[bytes] = []
-    start: int | None = None
-    for found in delimiter.finditer(body):
-        if start is not None:
-            contents.append(body[start:found.start()])
-        if found.group(1):
-            start = None
-            break
-        start = found.end()
-    if start is not None and body[start:].strip():
-        contents.append(body[start:])
+    marks = _delimiters(body, boundary)
+    contents = [body[mark.end():following.start()] for mark, following in zip(marks, marks[1:], strict=False)]
+    if marks and not marks[-1].group(1) and body[marks[-1].end():].strip():
+        contents.append(body[marks[-1].end():])  # no closing delimiter: the last part runs to the end
     return [_unwrap(content) for content in contents]
 
 
@@ -246,6 +253,40 @@ class BatchStyle:
             headers.insert(0, ("Content-Type", f'{MEDIA_TYPE}; boundary="{boundary}"'))
         headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in headers]
         return Response(status=self.status, reason=self.reason, headers=headers, body=body)
+
+
+def drop_parts(body: bytes, boundary: str, dropped: Collection[int]) -> bytes:
+    """A multipart body without its parts numbered in `dropped` (from 0), the rest byte for byte."""
+    for n in sorted(set(dropped), reverse=True):  # from the end: the numbers before stay true
+        marks = _delimiters(body, boundary)
+        if not 0 <= n < len(marks) or marks[n].group(1):
+            continue
+        following = marks[n + 1] if n + 1 < len(marks) else None
+        if following is not None and not following.group(1):  # the part and the delimiter after it
+            body = body[:marks[n].end()] + body[following.end():]
+        else:  # the last part, and the delimiter before it: the closing one stays
+            body = body[:marks[n].start()] + (body[following.start():] if following is not None else b"")
+    return body
+
+
+def replace_parts(answer: Response, parts: Mapping[int, Response], inserted: Collection[int] = ()) -> Response | None:
+    """`answer`, a batch answer, with part n (from 0) answered by `parts[n]`: in place of the part `answer` holds
+    there, or put in there when n is in `inserted` (its request did not go on, `answer` has no part for it).
+
+    The other parts keep their messages byte for byte, and the answer its status, headers, boundary, part headers
+    and line ends (a new boundary only when a new part holds the old one). None when `answer` is no batch answer,
+    or a number is past its end.
+    """
+    put_in = set(inserted)
+    if not put_in <= parts.keys():
+        raise ValueError("a part put in needs its answer")
+    answered, style = batch_responses(answer), BatchStyle.of(answer)
+    total = len(answered or []) + len(put_in)
+    if answered is None or style is None or any(not 0 <= n < total for n in parts):
+        return None
+    held = iter(answered)
+    messages = [b"" if n in put_in else next(held)[0].message for n in range(total)]
+    return style.write([message_bytes(parts[n], style.eol) if n in parts else m for n, m in enumerate(messages)])
 
 
 def miss_answer(miss: Miss, accept: str) -> Response:

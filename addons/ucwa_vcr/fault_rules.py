@@ -17,6 +17,9 @@ remove: [/json/pointer], headers: {Name: value}}` applied to the real (recorded 
 `expire: token | application` puts the session into a state (see session_state.py): from the request the rule
 fires on, signed-in requests get the recorded 401 challenge until the client fetches a token, or the
 application's requests get `error` (default ApplicationNotFound) until the client creates an application.
+
+`error_answer` and `expired_answer` are those answers in cassette form (a batch's part carries them as bytes). On a
+batch's part (proxy/faults.py) a rule acts on the part alone, but the transports in ON_THE_BATCH act on the batch.
 """
 
 from __future__ import annotations
@@ -29,14 +32,18 @@ import re
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
+from .cassette.model import Interaction, Response
 from .errors import RuleError
-from .protocol import ERRORS
-from .session_state import EXPIRES
+from .match import url_parts
+from .protocol import ERRORS, error
+from .session_state import EXPIRES, Expired, built_challenge, recorded_challenge
 
 TRANSPORTS = ("reset", "hang", "empty", "truncate", "malformed")
 ON_THE_ANSWER = ("truncate", "malformed")  # transports that break the real answer rather than replace it
+ON_THE_BATCH = ("reset", "hang", "truncate")  # transports that, fired by a batch's part, act on the whole batch
 ACTIONS = ("error", "respond", "transport", "patch", "expire")
 _RULE_KEYS = {"match", "after", "times", "probability", "delay", "name", *ACTIONS}
 _MATCH_KEYS = {"method", "path", "headers", "body"}
@@ -388,3 +395,20 @@ def _walk(doc: Any, pointer: str, create: bool = True) -> tuple[Any, str]:
         else:
             return None, parts[-1]
     return node, parts[-1]
+
+
+def error_answer(name: str, accept: str) -> Response:
+    """The documented UCWA error `name` (a key of protocol.ERRORS), JSON or XML as Accept asks."""
+    status, body, ctype = error(name, accept)
+    return Response(status=status, reason=HTTPStatus(status).phrase, headers=[("Content-Type", ctype)], body=body)
+
+
+def expired_answer(expired: Expired, url: str, accept: str, interactions: list[Interaction]) -> Response:
+    """What an expired session answers a request to `url`: for a token, the cassette's 401 of the user resource
+    exactly as recorded (one on the request's host first), else one built for the request's origin; for an
+    application, its error."""
+    if expired.what == "token":
+        recorded = recorded_challenge(interactions, url_parts(url)[1])
+        return recorded or built_challenge("/".join(url.split("/", 3)[:3]))  # scheme://host[:port]
+    assert expired.error is not None
+    return error_answer(expired.error, accept)

@@ -1,5 +1,6 @@
 """End to end: batches (BatchingRequests.md) and the event channel's resync (EventChannelDetails.md), replayed
-offline through a real `mitmdump -s addons/ucwa.py` from a session recorded against the fake origin."""
+offline through a real `mitmdump -s addons/ucwa.py` from a session recorded against the fake origin; and fault
+rules on a batch's parts, offline and while recording."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from pathlib import Path
 from urllib.parse import urljoin
 
+import requests
 from lxml import etree
 from ucwa_client import JSON, NS, XML, Client
 from ucwa_vcr.batch import batch_requests, batch_responses
@@ -98,3 +100,73 @@ def test_an_unrecorded_part_is_an_explained_miss_and_an_ack_out_of_order_gets_re
     assert json.loads(ahead.content) == {"_links": {"resync": {"href": re.sub(r"ack=\d+", "ack=1", served)}}}
     root = etree.fromstring(behind.content)
     assert [link.get("rel") for link in root.iter(f"{NS}link")] == ["resync"]
+
+
+# -- fault rules on a part -----------------------------------------------------------------------------------------
+
+INJECT = "ucwa_inject=POST myOnlineMeetings$=TooManyOnlineMeetings"
+CREATE = json.dumps({"subject": "batched"}).encode()
+
+
+def batch_with_bodies(client: Client, name: str, parts: list[tuple[str, str, str, bytes]]) -> requests.Response:
+    """POST the application's batch resource: one part per (method, path, Accept, JSON or XML body), as a client
+    writes it (CRLF, the part's own Content-Type and Content-Length when it has a body)."""
+    boundary = "77f2569d-c005-442b-b856-782305305e5f"
+    body = b""
+    for method, path, accept, content in parts:
+        head = f"{method} {path} HTTP/1.1\r\nAccept: {accept}\r\nAuthorization: {client.auth['Authorization']}\r\n"
+        if content:
+            head += f"Content-Type: {accept}\r\nContent-Length: {len(content)}\r\n"
+        body += f"--{boundary}\r\nContent-Type: application/http; msgtype=request\r\n\r\n{head}\r\n".encode()
+        body += content + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return client.call(name, "POST", client.app["_links"]["self"]["href"] + "/batch", accept="multipart/batching",
+                       data=body, headers={"Content-Type": f"multipart/batching;boundary={boundary}"})
+
+
+def test_a_rule_on_a_part_answers_that_part_offline_the_others_get_their_recorded_answers(start_proxy, fake, canaries,
+                                                                                         tmp_path):
+    cassette = tmp_path / "batch.yaml"
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all")
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    mine = client.meetings_url
+    recorded = batch_with_bodies(client, "batch", [("GET", mine, JSON, b""), ("POST", mine, JSON, CREATE)])
+    assert [p.status for p in parts_of(recorded)] == [200, 201]
+    proxy.stop()
+    fake.stop()
+
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none", INJECT)
+    client = Client(proxy.session(), fake.discovery_url, "any-other-password")
+    client.sign_in()
+    answer = batch_with_bodies(client, "batch", [("GET", mine, JSON, b""), ("POST", mine, JSON, CREATE),
+                                                 ("POST", mine, XML, b"<input/>")])
+    log = proxy.stop()
+
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == recorded.headers["Content-Type"]
+    listing, refused, refused_xml = parts_of(answer)
+    assert (listing.status, listing.body) == (200, parts_of(recorded)[0].body), "as recorded"
+    assert refused.status == 409 and refused.reason == "Conflict"
+    data = json.loads(refused.body)
+    assert (data["code"], data["subcode"]) == ("Conflict", "TooManyOnlineMeetings")
+    assert refused_xml.status == 409 and dict(refused_xml.headers)["Content-Type"] == "application/xml; charset=utf-8"
+    assert etree.fromstring(refused_xml.body).findtext(f"{NS}subcode") == "TooManyOnlineMeetings"
+    assert re.search(r"\d+ replayed, 2 faulted, 0 missed", log), log
+
+
+def test_while_recording_a_part_answered_by_a_rule_never_reaches_the_server(start_proxy, fake, canaries, tmp_path):
+    cassette = tmp_path / "batch.yaml"
+    proxy = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=all", INJECT)
+    client = Client(proxy.session(), fake.discovery_url, canaries["password"])
+    client.sign_in()
+    mine = client.meetings_url
+    answer = batch_with_bodies(client, "batch", [("POST", mine, JSON, CREATE), ("GET", mine, JSON, b"")])
+    log = proxy.stop()
+
+    refused, listing = parts_of(answer)
+    assert refused.status == 409 and listing.status == 200
+    assert fake.meetings == {}, "the server never saw the create"
+    kept = next(i for i in load_cassette(cassette).interactions if i.request.url.endswith("/batch"))
+    assert [p.method for p in batch_requests(kept.request) or []] == ["GET"], "recorded as the server saw it"
+    assert [r.body for _, r in batch_responses(kept.response) or []] == [listing.body]
+    assert "1 faulted" in log, log

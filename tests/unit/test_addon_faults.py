@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,14 @@ from mitmproxy import exceptions, flow, http
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
+from ucwa_vcr.batch import batch_requests, batch_responses
+from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response, header
 from ucwa_vcr.cassette.writer import save_cassette
 from ucwa_vcr.fault_rules import HANG_SECONDS
 from ucwa_vcr.protocol import ERRORS
 from ucwa_vcr.proxy import faults as faults_module
 from ucwa_vcr.proxy.faults import UcwaFaults
-from ucwa_vcr.proxy.flows import ANSWERED_BY, FAULT_LABEL, Answer
+from ucwa_vcr.proxy.flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response
 from ucwa_vcr.proxy.replay import UcwaReplayer
 from ucwa_vcr.proxy.session import CassetteSession
 
@@ -724,3 +726,242 @@ async def test_while_recording_other_hosts_keep_their_tokens(tmp_path):
         await faults.request(graph)
     assert expiring.response.status_code == 401
     assert graph.response is None and ANSWERED_BY not in graph.metadata, "not UCWA: passes to its server"
+
+
+# --- the parts of a batch (BatchingRequests.md) -----------------------------------------------------------------
+
+BATCH_APP = "/ucwa/oauth/v1/applications/833"
+BATCH = "https://fe1.contoso.com" + BATCH_APP + "/batch"
+MINE = BATCH_APP + "/onlineMeetings/myOnlineMeetings"
+CREATE_BODY = b'{"subject": "batched"}'
+LISTED, CREATED = b'{"rel": "myOnlineMeetings"}', b'{"subject": "batched", "etag": "7"}'
+
+
+def batch_body(*parts: tuple[str, str, str, bytes]) -> bytes:
+    """A batch as a client sends it, one part per (method, path, accept, body)."""
+    out = b""
+    for method, path, accept, body in parts:
+        head = f"{method} {path} HTTP/1.1\r\nAccept: {accept}\r\n" + (f"Content-Type: {accept}\r\n" if body else "")
+        out += f"--b0undary\r\nContent-Type: application/http; msgtype=request\r\n\r\n{head}\r\n".encode() + body + b"\r\n"
+    return out + b"--b0undary--\r\n"
+
+
+def batch(*parts: tuple[str, str, str, bytes]) -> http.HTTPFlow:
+    return tflow.tflow(req=http.Request.make("POST", BATCH, batch_body(*parts), {
+        "Accept": "multipart/batching", "Content-Type": "multipart/batching;boundary=b0undary",
+        "Authorization": "Bearer cwt=token"}))
+
+
+def batch_answer_body(*answers: tuple[int, bytes]) -> bytes:
+    """A batch answer as a server writes it, one part per (status, JSON body)."""
+    out = b""
+    for status, body in answers:
+        out += (f"--0ut-b0undary\r\nContent-Type: application/http; msgtype=response\r\n\r\nHTTP/1.1 {status} "
+                f"{HTTPStatus(status).phrase}\r\nContent-Type: {JSON}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        out += body + b"\r\n"
+    return out + b"--0ut-b0undary--\r\n"
+
+
+BATCH_TYPE = 'multipart/batching; boundary="0ut-b0undary"'
+
+
+def server_batch_answer(f: http.HTTPFlow, *answers: tuple[int, bytes]) -> None:
+    f.response = http.Response.make(200, batch_answer_body(*answers), {"Content-Type": BATCH_TYPE})
+
+
+def parts_sent(f: http.HTTPFlow) -> list[tuple[str, str]]:
+    """(method, path) of the parts of a flow's batch as it goes on."""
+    parts = batch_requests(Request(method="POST", url=f.request.url, headers=list(f.request.headers.items()),
+                                   body=f.request.content or b"")) or []
+    return [(p.method, p.url.removeprefix("https://fe1.contoso.com")) for p in parts]
+
+
+def parts_got(f: http.HTTPFlow) -> list[Response]:
+    answered = batch_responses(Response(headers=list(f.response.headers.items()), body=f.response.content))
+    return [response for _, response in answered or []]
+
+
+def batch_cassette(tmp_path: Path) -> Path:
+    """A recorded batch: the meetings listed, one created."""
+    request = Request(method="POST", url=BATCH, body=batch_body(("GET", MINE, JSON, b""), ("POST", MINE, JSON, CREATE_BODY)),
+                      headers=[("Accept", "multipart/batching"), ("Authorization", "Bearer cwt=REDACTED-1"),
+                               ("Content-Type", "multipart/batching;boundary=b0undary")])
+    response = Response(status=200, reason="OK", headers=[("Content-Type", BATCH_TYPE)],
+                        body=batch_answer_body((200, LISTED), (201, CREATED)))
+    path = tmp_path / "batch.yaml"
+    save_cassette(path, Cassette([Interaction(request=request, response=response)]))
+    return path
+
+
+@pytest.mark.parametrize("accept", [JSON, XML])
+async def test_a_rule_on_a_part_answers_that_part_and_the_others_get_their_recorded_answers(tmp_path, accept):
+    spec = "POST myOnlineMeetings$=TooManyOnlineMeetings"
+    with replaying(batch_cassette(tmp_path), ucwa_inject=[spec]) as (faults, replayer, session, tctx):
+        f = batch(("GET", MINE, JSON, b""), ("POST", MINE, accept, CREATE_BODY))
+        await faults.request(f)
+        assert parts_sent(f) == [("GET", MINE)], "the part answered here goes no further"
+        await replayer.request(f)
+        faults.response(f)
+        listed = tctx.master.commands.execute("ucwa.faults.list")
+    listing, refused = parts_got(f)
+    assert (listing.status, listing.body) == (200, LISTED), "recorded"
+    assert refused.status == 409 and refused.reason == "Conflict"
+    assert header(refused.headers, "content-type") == f"{accept}; charset=utf-8", "by the part's Accept"
+    assert error_of(http.Response.make(409, refused.body, {"Content-Type": accept}))[:2] == \
+        ("Conflict", "TooManyOnlineMeetings")
+    assert f.response.headers["content-type"] == BATCH_TYPE, "written as the cassette's batch answer is"
+    assert f.metadata[ANSWERED_BY] == Answer.REPLAYED and f.metadata[FAULT_LABEL] == f"inject {spec!r}"
+    assert f.marked == ":zap:" and f.comment.startswith(f"ucwa-vcr: fault inject {spec!r}: POST myOnlineMeetings$ ")
+    assert f"on part 2 (POST {MINE})" in f.comment.splitlines()[0] and "replayed" in f.comment.splitlines()[1]
+    assert (session.tally.replayed, session.tally.faulted, session.tally.missed) == (1, 1, 0)
+    assert listed == [f"inject {spec!r}: POST myOnlineMeetings$ -> error TooManyOnlineMeetings (fired 1/1)"]
+
+
+async def test_parts_are_counted_as_requests_of_their_own():
+    rule = "POST myOnlineMeetings$=TooManyOnlineMeetings after 1 times 1"
+    with faulting(ucwa_inject=[rule]) as (faults, tctx):
+        f = batch(*[("POST", MINE, JSON, CREATE_BODY)] * 3)
+        await faults.request(f)
+        assert parts_sent(f) == [("POST", MINE), ("POST", MINE)], "the server sees the other two"
+        server_batch_answer(f, (201, b'{"n": 1}'), (201, b'{"n": 3}'))
+        faults.response(f)
+        single = request("POST", "https://fe1.contoso.com" + MINE)
+        await faults.request(single)
+        listed = tctx.master.commands.execute("ucwa.faults.list")
+    assert [(p.status, p.body) for p in parts_got(f)][::2] == [(201, b'{"n": 1}'), (201, b'{"n": 3}')]
+    assert parts_got(f)[1].status == 409
+    assert ANSWERED_BY not in f.metadata, "the server answered the batch: it is recorded as the server sent it"
+    assert single.response is None, "times 1: used up by the part"
+    assert listed[0].endswith("(fired 1/4)")
+
+
+async def test_a_rule_on_the_batch_itself_acts_on_the_whole_batch():
+    with faulting(ucwa_inject=["POST batch$=TooManyRequests", "POST myOnlineMeetings$=Conflict"]) as (faults, tctx):
+        f = batch(("POST", MINE, JSON, CREATE_BODY), ("GET", MINE, JSON, b""))
+        await faults.request(f)
+        listed = tctx.master.commands.execute("ucwa.faults.list")
+    assert f.response.status_code == 429 and error_of(f.response)[0] == "TooManyRequests"
+    assert f.metadata[ANSWERED_BY] == Answer.FAULTED
+    assert listed[1].endswith("(fired 0/0)"), "none of the batch's requests was run: no part counted"
+
+
+@pytest.mark.parametrize("transport", ["reset", "hang"])
+async def test_reset_or_hang_on_a_part_drops_the_whole_batch(slept, transport):
+    with faulting(ucwa_inject=[f"POST myOnlineMeetings$={transport}", "GET myOnlineMeetings$=Conflict"]) as (
+            faults, tctx):
+        f = batch(("POST", MINE, JSON, CREATE_BODY), ("GET", MINE, JSON, b""))
+        await faults.request(f)
+        listed = tctx.master.commands.execute("ucwa.faults.list")
+    assert f.response is None and f.error is not None and f.error.msg == flow.Error.KILLED_MESSAGE
+    assert slept == ([HANG_SECONDS] if transport == "hang" else [])
+    assert f.metadata[ANSWERED_BY] == Answer.FAULTED
+    assert listed[1].endswith("(fired 0/0)"), "the batch is gone: its later parts are not seen"
+
+
+async def test_truncate_on_a_part_truncates_the_whole_answer_after_the_parts_are_put_in():
+    with faulting(ucwa_inject=["GET myOnlineMeetings$=truncate", "POST myOnlineMeetings$=Conflict"]) as (faults, _):
+        f = batch(("GET", MINE, JSON, b""), ("POST", MINE, JSON, CREATE_BODY))
+        await faults.request(f)
+        assert parts_sent(f) == [("GET", MINE)]
+        server_batch_answer(f, (200, LISTED))
+        faults.response(f)
+    whole = int(f.response.headers["content-length"])
+    assert len(f.response.raw_content) == whole // 2 and f.response.headers["connection"] == "close"
+    assert f.metadata[FAULT_LABEL] == "inject 'GET myOnlineMeetings$=truncate', inject 'POST myOnlineMeetings$=Conflict'"
+
+
+async def test_malformed_and_patch_on_a_part_act_on_its_real_answer(tmp_path):
+    rules = rules_file(tmp_path, """
+faults:
+  - match: {method: GET, path: 'myOnlineMeetings$'}
+    transport: malformed
+  - match: {method: POST, path: 'myOnlineMeetings$'}
+    patch: {set: {/subject: Moved}, headers: {ETag: '"42"'}}
+""")
+    with faulting(ucwa_faults=rules) as (faults, _tctx):
+        f = batch(("GET", MINE, JSON, b""), ("POST", MINE, JSON, CREATE_BODY), ("GET", BATCH_APP + "/me", JSON, b""))
+        await faults.request(f)
+        assert len(parts_sent(f)) == 3, "the server answers every part"
+        server_batch_answer(f, (200, LISTED), (201, CREATED), (200, b'{"rel": "me"}'))
+        faults.response(f)
+    broken, patched, me = parts_got(f)
+    assert broken.body == LISTED[: len(LISTED) // 2] and header(broken.headers, "content-length") == str(len(broken.body))
+    assert json.loads(patched.body) == {"subject": "Moved", "etag": "7"} and header(patched.headers, "ETag") == '"42"'
+    assert (patched.status, me.body) == (201, b'{"rel": "me"}')
+    assert f.metadata[FAULT_LABEL] == f"{rules}: rule 1, {rules}: rule 2" and ANSWERED_BY not in f.metadata
+
+
+async def test_the_longest_delay_of_the_parts_delays_the_batch(tmp_path, slept):
+    rules = rules_file(tmp_path, """
+faults:
+  - {match: {method: GET}, delay: 2}
+  - {match: {method: POST, path: myOnlineMeetings}, delay: 0.5, error: Conflict}
+""")
+    with faulting(ucwa_faults=rules) as (faults, _tctx):
+        f = batch(("GET", MINE, JSON, b""), ("POST", MINE, JSON, CREATE_BODY))
+        await faults.request(f)
+    assert slept == [2]
+    assert f.response is None and parts_sent(f) == [("GET", MINE)]
+
+
+async def test_a_batch_whose_every_part_is_answered_here_is_answered_here():
+    with faulting(ucwa_inject=["myOnlineMeetings$=Conflict", "/me$=empty"]) as (faults, _tctx):
+        f = batch(("POST", MINE, XML, CREATE_BODY), ("GET", BATCH_APP + "/me", JSON, b""))
+        await faults.request(f)
+    assert f.response is not None and f.metadata[ANSWERED_BY] == Answer.FAULTED, "never recorded as the server's"
+    assert f.response.status_code == 200 and f.response.headers["content-type"].startswith("multipart/batching; ")
+    conflict, empty = parts_got(f)
+    assert conflict.status == 409 and b"<subcode>" not in conflict.body and b"<code>Conflict</code>" in conflict.body
+    assert (empty.status, empty.body) == (200, b"")
+
+
+async def test_an_application_expired_by_a_part_answers_that_part_and_the_later_ones():
+    with faulting(ucwa_inject=["GET myOnlineMeetings$=expire application times 1"]) as (faults, tctx):
+        f = batch(("GET", BATCH_APP + "/me", JSON, b""), ("GET", MINE, XML, b""), ("POST", MINE, JSON, CREATE_BODY))
+        await faults.request(f)
+        assert parts_sent(f) == [("GET", BATCH_APP + "/me")]
+        server_batch_answer(f, (200, b'{"rel": "me"}'))
+        faults.response(f)
+        after = batch(("GET", MINE, JSON, b""))
+        await faults.request(after)
+    me, expired, too = parts_got(f)
+    assert me.status == 200 and (expired.status, too.status) == (404, 404)
+    assert b"<subcode>ApplicationNotFound</subcode>" in expired.body and b'"ApplicationNotFound"' in too.body
+    assert f.metadata[FAULT_LABEL] == "inject 'GET myOnlineMeetings$=expire application times 1'"
+    assert after.response.status_code == 404, "the batch itself is under the expired application"
+
+
+async def test_an_answer_that_answers_the_batch_whole_is_left_as_it_is(caplog):
+    with faulting(ucwa_inject=["POST myOnlineMeetings$=Conflict"]) as (faults, _tctx):
+        f = batch(("GET", MINE, JSON, b""), ("POST", MINE, JSON, CREATE_BODY))
+        await faults.request(f)
+        f.response = error_response("TooManyRequests", JSON)  # the server refused the whole batch
+        faults.response(f)
+    assert f.response.status_code == 429
+    assert "does not answer its 1 part: its faulted parts are not in it" in caplog.text
+
+
+async def test_a_batch_no_rule_matches_goes_on_untouched():
+    with faulting(ucwa_inject=["DELETE myOnlineMeetings$=Conflict"]) as (faults, _tctx):
+        f = batch(("GET", MINE, JSON, b""), ("POST", MINE, JSON, CREATE_BODY))
+        sent = f.request.content
+        await faults.request(f)
+        server_batch_answer(f, (200, LISTED), (201, CREATED))
+        answered = f.response.content
+        faults.response(f)
+    assert f.request.content == sent and f.response.content == answered and f.metadata == {}
+
+
+async def test_a_rule_on_the_batch_and_one_on_a_part_both_act(tmp_path, slept):
+    rules = rules_file(tmp_path, "faults:\n  - {match: {path: 'batch$'}, delay: 1}\n")
+    with faulting(ucwa_faults=rules, ucwa_inject=["POST myOnlineMeetings$=Conflict"]) as (faults, _tctx):
+        f = batch(("GET", MINE, JSON, b""), ("POST", MINE, JSON, CREATE_BODY))
+        await faults.request(f)
+        server_batch_answer(f, (200, LISTED))
+        faults.response(f)
+    assert slept == [1]
+    assert [p.status for p in parts_got(f)] == [200, 409]
+    assert f.metadata[FAULT_LABEL] == f"{rules}: rule 1, inject 'POST myOnlineMeetings$=Conflict'"
+    on_batch, on_part = f.comment.splitlines()
+    assert on_batch.startswith(f"ucwa-vcr: fault {rules}: rule 1: * batch$ -> delay")
+    assert on_part.endswith(f"on part 2 (POST {MINE})")

@@ -15,8 +15,10 @@ from ucwa_vcr.batch import (
     batch_requests,
     batch_responses,
     boundary_of,
+    drop_parts,
     is_batch,
     message_bytes,
+    replace_parts,
     split_parts,
 )
 from ucwa_vcr.cassette.model import Interaction, Request, Response, header
@@ -355,3 +357,75 @@ def test_rewind_starts_batches_and_parts_over():
     assert [batches.answer(batch_request(("GET", "/me"))).whole for _ in range(2)] == [first, second]  # type: ignore[union-attr]
     batches.rewind()
     assert batches.answer(batch_request(("GET", "/me"))).whole is first  # type: ignore[union-attr]
+
+
+# -- faulted parts (fault rules on a batch's parts) -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("dropped", "left"), [
+    ({0}, ["/me"]), ({1}, ["/people/contacts"]), ({0, 1}, []), (set(), ["/people/contacts", "/me"]),
+    ({7}, ["/people/contacts", "/me"])])
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_drop_parts_leaves_the_others_byte_for_byte(dropped, left, eol):
+    body = DOC_REQUEST.replace(b"\n", eol.encode())
+    boundary = "77f2569d-c005-442b-b856-782305305e5f"
+    kept = drop_parts(body, boundary, dropped)
+    originals = split_parts(body, boundary)
+    expected = [p for n, p in enumerate(originals) if n not in dropped]
+    assert split_parts(kept, boundary) == expected, "the parts kept, byte for byte"
+    assert kept.endswith(f"--{boundary}--{eol}".encode()), "the closing delimiter stays"
+    if left:
+        request = Request(method="POST", url=BATCH_URL, body=kept,
+                          headers=[("Content-Type", f"multipart/batching;boundary={boundary}")])
+        assert [p.url.removeprefix(f"https://lyncweb.contoso.com{APP}") for p in batch_requests(request) or []] == left
+
+
+def test_drop_parts_of_a_batch_without_its_closing_delimiter():
+    body = b"--b\r\nContent-Type: application/http\r\n\r\nGET /a HTTP/1.1\r\n\r\n--b\r\n\r\nGET /b HTTP/1.1\r\n"
+    assert split_parts(drop_parts(body, "b", {1}), "b") == [Part(b"Content-Type: application/http", b"GET /a HTTP/1.1\r\n")]
+    assert split_parts(drop_parts(body, "b", {0}), "b") == [Part(b"", b"GET /b HTTP/1.1\r\n")]
+
+
+def test_replace_parts_in_place_keeps_the_others_and_the_answers_style():
+    recorded = Response(status=200, reason="OK", headers=[("Content-Type", DOC_RESPONSE_TYPE), ("Server", "IIS")],
+                        body=DOC_RESPONSE)
+    conflict = Response(status=409, reason="Conflict", headers=[("Content-Type", JSON)], body=b'{"code":"Conflict"}')
+    replaced = replace_parts(recorded, {1: conflict})
+    assert replaced is not None
+    assert replaced.headers[:2] == recorded.headers, "status line, headers and boundary as the answer had them"
+    (first, contacts), (second, answer) = batch_responses(replaced) or []
+    assert first == split_parts(DOC_RESPONSE, "3968fb75-0b0e-4e11-8b0c-4e37d822ed0c")[0], "byte for byte"
+    assert (answer.status, answer.reason, answer.body) == (409, "Conflict", b'{"code":"Conflict"}')
+    assert second.message == b"HTTP/1.1 409 Conflict\nContent-Type: application/json\nContent-Length: 19\n\n" \
+                             b'{"code":"Conflict"}', "in the answer's line ends"
+    assert contacts.body == b'{"rel":"myContacts"}'
+
+
+def test_replace_parts_puts_in_parts_whose_requests_did_not_go_on():
+    answer = batch_response((200, ME))  # the server saw the second part only
+    made = {0: Response(status=404, reason="Not Found", body=b"gone"), 2: Response(status=204, reason="No Content")}
+    rebuilt = replace_parts(answer, made, inserted={0, 2})
+    assert rebuilt is not None and parts_of(rebuilt) == [(404, b"gone"), (200, ME), (204, b"")]
+    assert header(rebuilt.headers, "content-type") == header(answer.headers, "content-type")
+    assert batch_responses(rebuilt)[1][0] == batch_responses(answer)[0][0]  # type: ignore[index]
+
+
+def test_replace_parts_with_the_boundary_in_a_new_part_takes_a_new_boundary():
+    answer = batch_response((200, ME), (200, PEOPLE))
+    made = {1: Response(status=500, body=b"--0ut-b0undary--")}
+    rebuilt = replace_parts(answer, made)
+    assert rebuilt is not None and parts_of(rebuilt) == [(200, ME), (500, b"--0ut-b0undary--")]
+    assert boundary_of(header(rebuilt.headers, "content-type")) != "0ut-b0undary"
+
+
+@pytest.mark.parametrize(("answer", "parts", "inserted"), [
+    (Response(status=429, headers=[("Content-Type", JSON)], body=b"{}"), {0: Response()}, ()),  # refused whole
+    (batch_response((200, ME)), {1: Response()}, ()),  # past its end
+    (batch_response((200, ME)), {2: Response()}, {2}),
+])
+def test_replace_parts_of_no_batch_answer_or_past_its_end_is_none(answer, parts, inserted):
+    assert replace_parts(answer, parts, inserted) is None
+
+
+def test_a_part_put_in_needs_its_answer():
+    with pytest.raises(ValueError):
+        replace_parts(batch_response((200, ME)), {}, inserted={1})

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 
 import pytest
@@ -11,9 +12,10 @@ from hostile import yaml_bomb
 from ucwa_vcr.cassette.codec import load_yaml
 from ucwa_vcr.cassette.model import Interaction, Request, Response
 from ucwa_vcr.errors import FileError, RuleError
-from ucwa_vcr.fault_rules import apply_patch, load_plan, parse_rule, parse_shorthand
+from ucwa_vcr.fault_rules import apply_patch, error_answer, expired_answer, load_plan, parse_rule, parse_shorthand
 from ucwa_vcr.session_state import (
     LIFETIME,
+    Expired,
     SessionState,
     application_of,
     built_challenge,
@@ -344,3 +346,23 @@ def test_the_built_challenge_is_shaped_like_a_front_ends():
     assert challenges[1] == ('MsRtcOAuth href="https://fe1.contoso.com/WebTicket/oauthtoken",'
                              'grant_type="urn:microsoft.rtc:windows,urn:microsoft.rtc:anonmeeting,password"')
     assert ("Content-Type", "text/html") in built.headers and b"401 - Unauthorized" in built.body
+
+
+def test_what_an_expired_session_answers():
+    user = "/Autodiscover/AutodiscoverService.svc/root/oauth/user"
+    recorded = _exchange(f"https://fe1.contoso.com{user}", 401, ("WWW-Authenticate", "MsRtcOAuth x"), body=b"page")
+    url = f"https://FE1.contoso.com{APP}/me"
+    assert expired_answer(Expired("token", "r"), url, "", [recorded]) is recorded.response, "as recorded"
+    built = expired_answer(Expired("token", "r"), "https://fe2.contoso.com:4443/x/y", "", [])
+    assert any(v.startswith('MsRtcOAuth href="https://fe2.contoso.com:4443/WebTicket/oauthtoken"') for _, v in built.headers)
+    gone = expired_answer(Expired("application", "r", "ApplicationNotFound"), url, "application/xml", [])
+    assert (gone.status, gone.reason) == (404, "Not Found")
+    assert gone.headers == [("Content-Type", "application/xml; charset=utf-8")]
+    assert b"<subcode>ApplicationNotFound</subcode>" in gone.body
+
+
+def test_an_error_answer_is_the_documented_error_by_accept():
+    answer = error_answer("TooManyOnlineMeetings", "application/json")
+    assert (answer.status, answer.reason) == (409, "Conflict")
+    assert answer.headers == [("Content-Type", "application/json; charset=utf-8")]
+    assert json.loads(answer.body)["subcode"] == "TooManyOnlineMeetings"

@@ -8,6 +8,10 @@ Usage:
     mitmdump -s addons/ucwa.py ... --set ucwa_token_lifetime=600     # tokens expire 10 minutes after their fetch
     # while running (mitmproxy console, mitmweb): ucwa.faults.list | ucwa.faults.add SPEC | ucwa.faults.clear
 
+Rules fit the parts of a batch (POST …/batch, multipart/batching) too, each part as a request of its own: a part a
+rule answers is taken out of the batch (the cassette and the server never see it) and put back in the batch's
+answer; see BatchFaults.
+
 Works in replay and while recording against a live server. Answers made here are marked
 (`flow.metadata[flows.ANSWERED_BY] = "faulted"`) so the recorder never keeps them as if a server had sent them;
 patches and broken bodies are applied after the recorder has kept the real answer.
@@ -25,27 +29,40 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
 from mitmproxy import addonmanager, command, exceptions, http
 
 from .. import protocol
+from ..batch import (
+    BatchStyle,
+    batch_requests,
+    batch_responses,
+    boundary_of,
+    drop_parts,
+    is_batch,
+    message_bytes,
+    replace_parts,
+)
 from ..cassette.codec import load_yaml, read_text
-from ..cassette.model import Interaction
+from ..cassette.model import Request, Response, header
 from ..errors import FileError, RuleError, UsageError
 from ..fault_rules import (
     HANG_SECONDS,
     ON_THE_ANSWER,
+    ON_THE_BATCH,
     FaultPlan,
     FaultRule,
     apply_patch,
+    expired_answer,
     load_plan,
     parse_rule,
     parse_shorthand,
 )
-from ..session_state import ANY_APPLICATION, Expired, SessionState, built_challenge, recorded_challenge
+from ..match import url_parts
+from ..session_state import ANY_APPLICATION, Expired, SessionState
 from ..text import counted
-from .flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response, mark, response_of
+from .flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response, mark, request_of, response_of
 from .guard import guarded
 from .options_addon import OptionsAddon
 from .session import CassetteSession
@@ -95,14 +112,17 @@ def _path(flow: http.HTTPFlow) -> str:
     return flow.request.path.partition("?")[0]
 
 
-def challenge(flow: http.HTTPFlow, interactions: list[Interaction]) -> http.Response:
-    """The 401 an expired token gets: the cassette's 401 of the user resource exactly as recorded (the one
-    recorded this run, while recording); else one built for the request's origin."""
-    recorded = recorded_challenge(interactions, flow.request.pretty_host)
-    if recorded is None:
-        url = urlsplit(flow.request.pretty_url)
-        recorded = built_challenge(f"{url.scheme}://{url.netloc}")
-    return response_of(recorded, flow.request.http_version)
+def _recorded(response: http.Response) -> Response:
+    """A live response in cassette form, its body decoded (as far as it decodes)."""
+    return Response(status=response.status_code, reason=response.reason,
+                    headers=list(response.headers.items(multi=True)), body=response.get_content(strict=False) or b"")
+
+
+def _changed(rule: FaultRule, answer: Response) -> Response:
+    """A part's real answer broken or patched as the rule says (`malformed`, `patch`)."""
+    live = response_of(answer)
+    _act_on_answer(rule, live)
+    return _recorded(live)
 
 
 class UcwaFaults(OptionsAddon):
@@ -121,6 +141,7 @@ class UcwaFaults(OptionsAddon):
         self._after_answer: dict[str, FaultRule] = {}  # flow id -> rule acting on the real answer
         self._waiting: dict[str, http.HTTPFlow] = {}  # event P-GETs gone on to the cassette or the server
         self._expired_waiting: dict[str, Expired] = {}  # flow id -> how its application expired while it waited
+        self.parts = BatchFaults(self)  # the rules on the parts of batches
 
     def load(self, loader: addonmanager.Loader) -> None:
         super().load(loader)
@@ -180,6 +201,8 @@ class UcwaFaults(OptionsAddon):
         rule = self.plan.pick(req.method, path, req.headers, req.raw_content or b"") if self.plan.rules else None
         if rule is not None:
             await self._fire(rule, flow, path)
+        if flow.response is None and flow.error is None and is_batch(req.headers.get("content-type", "")):
+            await self.parts.request(flow)
         if flow.response is None and flow.error is None and req.method == "GET" and protocol.is_events(path):
             self._waiting[flow.id] = flow  # answered late: its application may expire meanwhile
 
@@ -235,13 +258,9 @@ class UcwaFaults(OptionsAddon):
 
     def _answer_expired(self, flow: http.HTTPFlow, expired: Expired, count: bool = True) -> None:
         """Answer for an expired token (the recorded 401) or application (its error): never the server's."""
-        req = flow.request
-        if expired.what == "token":
-            session = self._session()
-            flow.response = challenge(flow, session.matcher.interactions if session else [])
-        else:
-            assert expired.error is not None
-            flow.response = error_response(expired.error, req.headers.get("accept", ""))
+        req, session = flow.request, self._session()
+        flow.response = response_of(expired_answer(expired, req.pretty_url, req.headers.get("accept", ""),
+                                                   session.matcher.interactions if session else []), req.http_version)
         why = f"the {expired.what} expired ({expired.by}): {flow.response.status_code}"
         flow.metadata[ANSWERED_BY] = Answer.FAULTED
         flow.metadata[FAULT_LABEL] = expired.by
@@ -252,6 +271,7 @@ class UcwaFaults(OptionsAddon):
 
     @guarded
     def response(self, flow: http.HTTPFlow) -> None:
+        self.parts.response(flow)  # the batch's faulted parts put in its answer, before it is broken or patched
         self._waiting.pop(flow.id, None)
         expired = self._expired_waiting.pop(flow.id, None)
         rule = self._after_answer.pop(flow.id, None)
@@ -277,6 +297,7 @@ class UcwaFaults(OptionsAddon):
             logger.info("ucwa-vcr: the client created an application: its requests are answered as usual again")
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self.parts.forget(flow.id)
         self._after_answer.pop(flow.id, None)
         self._waiting.pop(flow.id, None)
         self._expired_waiting.pop(flow.id, None)
@@ -301,3 +322,141 @@ class UcwaFaults(OptionsAddon):
         """Remove every fault rule, and end what they expired."""
         self.plan = FaultPlan(seed=self.plan.seed)
         self.state.clear()
+
+
+@dataclass
+class FaultedBatch:
+    """What the fault rules did to the parts of one batch."""
+
+    total: int  # its parts, as the client sent it
+    answers: dict[int, Response] = field(default_factory=dict)  # part n -> its answer, made here (taken out)
+    changed: dict[int, FaultRule] = field(default_factory=dict)  # part n -> the rule acting on its real answer
+    labels: list[str] = field(default_factory=list)  # the rules (or what expired) that acted, in order
+    notes: list[str] = field(default_factory=list)  # what they did, a line each
+
+    def note(self, label: str, line: str) -> None:
+        self.labels.append(label)
+        self.notes.append(line)
+
+
+class BatchFaults:
+    """The fault rules on the parts of batches (BatchingRequests.md), for UcwaFaults: each part is picked for, and
+    counted, as a request of its own (and first answered, as one, by an expired token or application).
+
+    A part answered here (`error`, `respond`, `transport: empty`, an expired session) is taken out of the batch
+    before it goes on: the cassette and the server never see it. Its answer is put back in its place in the batch's
+    answer, written as that answer is. `patch` and `malformed` act on the part's real answer; `reset`, `hang` and
+    `truncate` on the whole batch (a part has no connection of its own); a part's delay delays the batch (the
+    longest one). A batch whose every part is answered here is answered here, as the cassette's batches are written.
+    """
+
+    def __init__(self, faults: UcwaFaults) -> None:
+        self.faults = faults
+        self._pending: dict[str, FaultedBatch] = {}  # flow id -> what is to be put in its answer
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        batch = request_of(flow)
+        parts = batch_requests(batch)
+        if not parts:
+            return
+        faulted, wait = FaultedBatch(len(parts)), 0.0
+        before = [flow.metadata[FAULT_LABEL]] if FAULT_LABEL in flow.metadata else []  # a rule on the batch itself
+        if before and flow.comment:
+            faulted.notes.append(flow.comment)
+        for n, part in enumerate(parts):
+            rule = self._pick(flow, n, part, faulted)
+            if rule is not None and rule.transport in ON_THE_BATCH:
+                logger.info("ucwa-vcr: fault %s on part %d of a batch: %s acts on the whole batch", rule.label, n + 1,
+                            rule.transport)
+                faulted.note(rule.label, f"ucwa-vcr: fault {rule.describe()} on part {n + 1}: on the whole batch")
+                await self.faults._fire(rule, flow, _path(flow))
+                if flow.error is not None:  # reset, hang: the batch is gone, its other parts never seen
+                    return
+            elif rule is not None:
+                wait = max(wait, rule.delay)
+        if not faulted.labels:
+            return
+        flow.metadata[FAULT_LABEL] = ", ".join(dict.fromkeys([*before, *faulted.labels]))
+        mark(flow, Answer.FAULTED, "\n".join(faulted.notes))
+        if wait:
+            await asyncio.sleep(wait)
+        self._take_out(flow, batch, faulted)
+
+    def _pick(self, flow: http.HTTPFlow, n: int, part: Request, faulted: FaultedBatch) -> FaultRule | None:
+        """The rule that fires for part n, having done what it does to the part (a transport that acts on the whole
+        batch is left to the caller); a part an expired session answers gets that answer, and no rule counts it."""
+        faults, path = self.faults, url_parts(part.url)[3]
+        where = f"part {n + 1} ({part.method} {path})"
+        if faults._in_session(flow):
+            faults.state.seen(path)
+            if self._expired(n, part, path, faulted, where):
+                faults._count()
+                return None
+        rule = faults.plan.pick(part.method, path, dict(part.headers), part.body) if faults.plan.rules else None
+        if rule is None or rule.transport in ON_THE_BATCH:
+            return rule
+        logger.info("ucwa-vcr: fault %s on %s of batch %s", rule.label, where, flow.request.pretty_url)
+        faults._count()
+        faulted.note(rule.label, f"ucwa-vcr: fault {rule.describe()} on {where}")
+        if rule.expire:
+            faults._expire(rule, path)
+            self._expired(n, part, path, faulted, where)  # from this very part on (else it goes on)
+        elif rule.transport in ON_THE_ANSWER or rule.patch is not None:
+            faulted.changed[n] = rule
+        elif rule.transport or rule.error or rule.respond is not None:
+            faulted.answers[n] = _recorded(_respond(rule, header(part.headers, "accept")))
+        return rule
+
+    def _expired(self, n: int, part: Request, path: str, faulted: FaultedBatch, where: str) -> bool:
+        """Answer part n as an expired session does, if it is expired for it."""
+        faults = self.faults
+        expired = faults.state.answer(part.method, path, header(part.headers, "authorization"), faults.clock())
+        if expired is None:
+            return False
+        session = faults._session()
+        answer = faulted.answers[n] = expired_answer(expired, part.url, header(part.headers, "accept"),
+                                                     session.matcher.interactions if session else [])
+        why = f"the {expired.what} expired ({expired.by}): {answer.status}"
+        faulted.note(expired.by, f"ucwa-vcr: {why} for {where}")
+        logger.info("ucwa-vcr: %s for %s of a batch", why, where)
+        return True
+
+    def _take_out(self, flow: http.HTTPFlow, batch: Request, faulted: FaultedBatch) -> None:
+        """Take the parts answered here out of the batch; answer it here when that is all of them."""
+        if len(faulted.answers) == faulted.total:
+            session = self.faults._session()
+            style = (session.batches.style if session is not None else None) or BatchStyle()
+            answer = style.write([message_bytes(faulted.answers[n], style.eol) for n in range(faulted.total)])
+            flow.metadata[ANSWERED_BY] = Answer.FAULTED  # never recorded as the server's
+            flow.response = response_of(answer, flow.request.http_version)
+            return
+        if faulted.answers:
+            boundary = boundary_of(header(batch.headers, "content-type")) or ""
+            flow.request.content = drop_parts(batch.body, boundary, faulted.answers)
+        if faulted.answers or faulted.changed:  # else (delays, a transport on the batch) its answer is left whole
+            self._pending[flow.id] = faulted
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        """Put the parts answered here in the batch's answer, and break or patch the answers of the others."""
+        faulted = self._pending.pop(flow.id, None)
+        if faulted is None or flow.response is None:
+            return
+        real = _recorded(flow.response)
+        answered = batch_responses(real)
+        kept = [n for n in range(faulted.total) if n not in faulted.answers]
+        if answered is None or len(answered) != len(kept):
+            logger.warning("ucwa-vcr: the answer to batch %s (%d) does not answer its %s: its faulted parts are not "
+                           "in it", flow.request.pretty_url, flow.response.status_code, counted(len(kept), "part"))
+            return
+        parts = dict(faulted.answers)
+        for n, rule in faulted.changed.items():
+            parts[n] = _changed(rule, answered[kept.index(n)][1])
+        rebuilt = replace_parts(real, parts, inserted=faulted.answers.keys())
+        assert rebuilt is not None  # a batch answer, to every part not put in
+        flow.response.content = rebuilt.body
+        flow.response.headers["content-type"] = header(rebuilt.headers, "content-type")
+        ours = "\n".join(faulted.notes)
+        mark(flow, Answer.FAULTED, ours if flow.comment in ("", ours) else f"{ours}\n{flow.comment}")
+
+    def forget(self, flow_id: str) -> None:
+        self._pending.pop(flow_id, None)
