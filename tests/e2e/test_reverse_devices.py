@@ -23,7 +23,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from mitmproxy import certs
-from processes import BIN, SCRIPT, Proxy, files_containing, free_port
+from processes import BIN, Proxy, files_containing, free_port
 from third_party import RootJoiningBot
 from ucwa_client import XML, Client
 from ucwa_vcr.cassette.cache import load_cassette
@@ -115,25 +115,6 @@ def fronts(canaries: dict[str, str], tmp_path: Path) -> Iterator[Callable[[str],
         front.stop()
 
 
-@pytest.fixture
-def mitmdump(tmp_path: Path) -> Iterator[Callable[..., Proxy]]:
-    """Start `mitmdump -s addons/ucwa.py ARGS` on loopback; stopped after the test."""
-    started: list[Proxy] = []
-
-    def start(*args: str, port: int | None = None) -> Proxy:
-        port = port or free_port()
-        confdir = tmp_path / "mitmproxy"
-        argv = [str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-host", "127.0.0.1", "--listen-port", str(port),
-                "--set", f"confdir={confdir}", *args]
-        proxy = Proxy(argv, port, confdir, tmp_path / f"proxy-{len(started)}.log")
-        started.append(proxy)
-        return proxy
-
-    yield start
-    for proxy in started:
-        proxy.stop()
-
-
 def device() -> requests.Session:
     """A client with no proxy settings: it reaches only the addresses it is given."""
     session = requests.Session()
@@ -190,14 +171,14 @@ def assert_recorded_at_the_real_hosts(cassette: Path, live: list, fronts: Fronts
     assert f"{fronts.scheme}:\\/\\/{fronts.pool_netloc}" in text, "discovery's link to the pool, as it was sent"
 
 
-def record_and_replay(mitmdump: Callable[..., Proxy], fronts: Fronts, cassette: Path, walk: Callable[[str], list],
+def record_and_replay(start_proxy: Callable[..., Proxy], fronts: Fronts, cassette: Path, walk: Callable[[str], list],
                       *extra: str) -> tuple[list, list]:
     """The device walks the session through a recording reverse proxy, then through a replaying one (same address)
     with both fronts stopped; what it got each time."""
     port = free_port()
     discovery = f"http://127.0.0.1:{port}{ROOT}"
-    recorder = mitmdump("--mode", f"reverse:{fronts.target}", "--set", f"ucwa_cassette={cassette}",
-                        "--set", "ucwa_record_mode=all", *extra, port=port)
+    recorder = start_proxy(f"mode=reverse:{fronts.target}", f"ucwa_cassette={cassette}", "ucwa_record_mode=all",
+                           *extra, port=port)
     live = walk(discovery)
     recording_log = recorder.stop()
     assert fronts.discovery.total_hits == 1, "only discovery goes to the reverse target"
@@ -205,8 +186,8 @@ def record_and_replay(mitmdump: Callable[..., Proxy], fronts: Fronts, cassette: 
     fronts.stop()
     hits = fronts.hits()
 
-    replayer = mitmdump("--mode", f"reverse:{fronts.target}", "--set", f"ucwa_cassette={cassette}",
-                        "--set", "ucwa_record_mode=none", *extra, port=port)
+    replayer = start_proxy(f"mode=reverse:{fronts.target}", f"ucwa_cassette={cassette}", "ucwa_record_mode=none",
+                           *extra, port=port)
     replayed = walk(discovery)
     replay_log = replayer.stop()
     assert "server connect" not in replay_log, "no server connection, not even one refused"
@@ -214,14 +195,14 @@ def record_and_replay(mitmdump: Callable[..., Proxy], fronts: Fronts, cassette: 
     return live, replayed
 
 
-def test_a_device_over_https_records_and_replays_across_discovery_and_pool(mitmdump, fronts, canaries, tmp_path):
+def test_a_device_over_https_records_and_replays_across_discovery_and_pool(start_proxy, fronts, canaries, tmp_path):
     front = fronts("https")
     cassette = tmp_path / "device.yaml"
-    trust = ("--set", f"ssl_verify_upstream_trusted_ca={front.ca}")
+    trust = (f"ssl_verify_upstream_trusted_ca={front.ca}",)
     other_password = f"{canaries['password']}-not-used"
     passwords = iter([canaries["password"], other_password])
     live, replayed = record_and_replay(
-        mitmdump, front, cassette, lambda url: meetings_walk(Client(device(), url, next(passwords))), *trust)
+        start_proxy, front, cassette, lambda url: meetings_walk(Client(device(), url, next(passwords))), *trust)
 
     assert [s.status for s in live] == [200, 401, 200, 200, 201, 200, 201, 200, 201, 200, 200, 200, 204, 204]
     assert_all_through_the_proxy(live, front)
@@ -230,18 +211,18 @@ def test_a_device_over_https_records_and_replays_across_discovery_and_pool(mitmd
     assert files_containing(tmp_path, [*canaries.values(), other_password]) == []
 
     # the same cassette in regular proxy mode: a client with proxy settings follows the servers' own links
-    regular = mitmdump("--set", f"ucwa_cassette={cassette}", "--set", "ucwa_record_mode=none")
+    regular = start_proxy(f"ucwa_cassette={cassette}", "ucwa_record_mode=none")
     proxied = meetings_walk(Client(regular.session(), front.target + ROOT, other_password))
     assert [s.body for s in proxied] == [i.response.body for i in load_cassette(cassette).interactions]
     assert [s.status for s in proxied] == [s.status for s in live]
 
 
-def test_a_root_joining_bot_over_http_keeps_its_double_slashes_and_locations(mitmdump, fronts, canaries, tmp_path):
+def test_a_root_joining_bot_over_http_keeps_its_double_slashes_and_locations(start_proxy, fronts, canaries, tmp_path):
     front = fronts("http")
     cassette = tmp_path / "bot.yaml"
     passwords = iter([canaries["password"], "another-password"])
     live, replayed = record_and_replay(
-        mitmdump, front, cassette,
+        start_proxy, front, cassette,
         lambda url: RootJoiningBot(device(), url, "standup-bot@contoso.com", next(passwords)).run())
 
     assert len(live) == 18 and all(s.status < 400 for s in live if s.name != "user-401"), live
@@ -254,11 +235,11 @@ def test_a_root_joining_bot_over_http_keeps_its_double_slashes_and_locations(mit
     assert_replayed_as_recorded(live, replayed)
 
 
-def test_the_whole_session_with_a_batch_over_http(mitmdump, fronts, canaries, tmp_path):
+def test_the_whole_session_with_a_batch_over_http(start_proxy, fronts, canaries, tmp_path):
     front = fronts("http")
     cassette = tmp_path / "full.yaml"
     passwords = iter([canaries["password"], "another-password"])
-    live, replayed = record_and_replay(mitmdump, front, cassette,
+    live, replayed = record_and_replay(start_proxy, front, cassette,
                                        lambda url: Client(device(), url, next(passwords)).full_session())
 
     assert len(live) == 20 and live[-1].status == 204, [(s.name, s.status) for s in live]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,12 @@ class Asyncio:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(asyncio, name)
+
+
+async def until(condition: Callable[[], bool], rounds: int = 200) -> None:
+    """Let other tasks run until `condition` holds (a bounded number of loop turns, no timed sleep)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")

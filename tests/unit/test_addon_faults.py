@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from in_process import Asyncio, error_of
+from in_process import Asyncio, error_of, until
 from mitmproxy import exceptions, flow, http
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
@@ -517,13 +517,6 @@ async def through(faults: UcwaFaults, replayer: UcwaReplayer, f: http.HTTPFlow) 
     return f
 
 
-async def until(condition: Callable[[], bool], rounds: int = 200) -> None:
-    """Let other tasks run until `condition` holds (a bounded number of loop turns, no timed sleep)."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
 
 
 async def test_an_expired_token_gets_the_recorded_401_until_a_token_is_fetched(tmp_path):

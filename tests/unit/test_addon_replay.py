@@ -11,12 +11,12 @@ import contextlib
 import gzip
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from in_process import NS, Asyncio, error_of, seed_copy
+from in_process import NS, Asyncio, error_of, seed_copy, until
 from lxml import etree
 from mitmproxy import exceptions, http
 from mitmproxy.addons.proxyserver import Proxyserver
@@ -76,13 +76,6 @@ def replaying(**options: Any) -> Iterator[tuple[CassetteSession, UcwaReplayer, t
 
 
 
-async def until(condition: Callable[[], bool], rounds: int = 200) -> None:
-    """Let other tasks run until `condition` holds (a bounded number of loop turns, no timed sleep)."""
-    for _ in range(rounds):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
 
 
 
