@@ -82,6 +82,17 @@ OPTIONS: dict[str, Option] = {o.name: o for o in [
     Option("ucwa_redact_headers", Sequence[str], [], "Extra header names whose values are redacted."),
     Option("ucwa_redact_fields", Sequence[str], [],
            "Extra form, query, JSON and XML field names whose values are redacted."),
+    Option("ucwa_pseudonymize", bool, False,
+           "Give people, addresses, domains, phone numbers, meeting ids and pass codes consistent fake values of "
+           "the same shape before anything is written (live requests get the same before matching)."),
+    Option("ucwa_pseudonym_key", str, "",
+           "Key of the pseudonyms (the same key gives the same pseudonyms); empty: the owner's key file, "
+           "$UCWA_VCR_PSEUDONYM_KEY_FILE or ~/.config/ucwa-vcr/pseudonym.key, created once."),
+    Option("ucwa_pseudonym_fields", Sequence[str], [],
+           "Extra JSON, XML and form field names whose values are personal (replaced by same-shaped values)."),
+    Option("ucwa_pseudonym_map", str, "",
+           "File to write the real-to-pseudonym map into (JSON, for the owner's eyes only; never in the cassette); "
+           "empty: not written."),
     Option("ucwa_match_on", Sequence[str], list(DEFAULT_MATCHERS),
            f"Request features that must be equal to replay a recorded answer: {', '.join(MATCHERS)}.",
            choices=MATCHERS, what="matcher"),

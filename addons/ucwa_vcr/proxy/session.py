@@ -27,6 +27,7 @@ from ..cassette.writer import CassetteWriter, check_writable
 from ..errors import FileError, UsageError
 from ..match import Matcher, Miss
 from ..options import RecordMode, RecordScope
+from ..pseudonyms import Pseudonymizer, PseudonymizingRedactor, load_key, write_mapping
 from ..redact import RedactionRules, Redactor, unscanned
 from ..simulation import Simulation
 from ..simulation import describe as describe_style
@@ -72,6 +73,29 @@ def describe(path: Path | None, mode: RecordMode, held: int) -> str:
     return f"recording into {path} (mode {mode.value}, a new cassette)"
 
 
+def _pseudonymizer(on: bool, key: str, fields: list[str]) -> Pseudonymizer | None:
+    if not on:
+        return None
+    try:
+        return Pseudonymizer(load_key(key), fields)
+    except OSError as e:
+        raise UsageError(f"ucwa_pseudonym_key: no key given and the key file cannot be used: {e}") from None
+
+
+def _warn_if_shared(mapping: str, cassette: Path | None) -> None:
+    """Warn when the real-to-pseudonym map would lie beside the cassette it unmasks (it would be shared with it)."""
+    if mapping and cassette is not None and Path(mapping).expanduser().resolve().parent == cassette.resolve().parent:
+        logger.warning("ucwa-vcr: ucwa_pseudonym_map: %s is in the cassette's folder: it unmasks the cassette, keep "
+                       "it elsewhere", mapping)
+
+
+def _keeping(pseudonymizer: Pseudonymizer, cassette: Cassette) -> Pseudonymizer:
+    """A pseudonymizer for matching: the cassette's pseudonyms stay as they are, real values get theirs."""
+    compare = Pseudonymizer(pseudonymizer.key, pseudonymizer.fields)
+    compare.keep_pseudonyms_of(cassette)
+    return compare
+
+
 @dataclass
 class Tally:
     """What the proxy did with the cassette since it was loaded, for the line printed on stop."""
@@ -114,7 +138,8 @@ class CassetteSession(OptionsAddon):
 
     # checked in this order: with several bad values at once, the first of these is the one reported
     OPTIONS = ("ucwa_cassette", "ucwa_record_mode", "ucwa_record_scope", "ucwa_exhausted", "ucwa_match_on",
-               "ucwa_hosts", "ucwa_redact_headers", "ucwa_redact_fields", "ucwa_simulate")
+               "ucwa_hosts", "ucwa_redact_headers", "ucwa_redact_fields", "ucwa_simulate", "ucwa_pseudonymize",
+               "ucwa_pseudonym_key", "ucwa_pseudonym_fields", "ucwa_pseudonym_map")
 
     def __init__(self) -> None:
         self.path: Path | None = None
@@ -125,6 +150,7 @@ class CassetteSession(OptionsAddon):
         self.meetings_only = False
         self.matcher = Matcher([])
         self.redactor = Redactor()
+        self.pseudonymizer: Pseudonymizer | None = None  # ucwa_pseudonymize: the recorder's, for the map file
         self.writer: BatchWriter | None = None
         self.simulation: Simulation | None = None  # ucwa_simulate, offline: the model answering meeting requests
         self._batches: BatchIndex | None = None
@@ -149,7 +175,10 @@ class CassetteSession(OptionsAddon):
         if self.writer is not None:
             self.writer.finish()  # the cassette in use may be the one loaded again
         cassette = _load(path, mode)
-        compare = Redactor(rules, canonical=True)  # live requests meet recorded ones redacted the same way
+        pseudonymizer = _pseudonymizer(opts.ucwa_pseudonymize, opts.ucwa_pseudonym_key, opts.ucwa_pseudonym_fields)
+        # live requests meet recorded ones redacted (and pseudonymized) the same way
+        compare = Redactor(rules, canonical=True) if pseudonymizer is None else PseudonymizingRedactor(
+            _keeping(pseudonymizer, cassette), rules, canonical=True)
         self.matcher = Matcher(cassette.interactions, opts.ucwa_match_on, opts.ucwa_exhausted, compare)
         offline = mode == RecordMode.NONE or (mode == RecordMode.ONCE and bool(cassette.interactions))
         self.simulation = (Simulation.from_interactions(cassette.interactions, redactor=compare)
@@ -160,7 +189,11 @@ class CassetteSession(OptionsAddon):
         self.hosts, self.mode, self.path = hosts, mode, path
         self.meetings_only = opts.ucwa_record_scope == RecordScope.MEETINGS
         self.locked = mode == RecordMode.ONCE and bool(cassette.interactions)
-        self.redactor = Redactor.adding_to(cassette, rules)
+        self.write_mapping()  # the previous recording's, before it is replaced
+        _warn_if_shared(opts.ucwa_pseudonym_map if pseudonymizer else "", path)
+        self.pseudonymizer = pseudonymizer
+        self.redactor = (Redactor.adding_to(cassette, rules) if pseudonymizer is None
+                         else PseudonymizingRedactor.adding_to_cassette(cassette, rules, pseudonymizer))
         self.writer = BatchWriter(CassetteWriter(path, cassette.interactions)) if path else None
         self.misses.clear()
         self.tally.restart()  # one object: the faults addon counts into it too
@@ -283,8 +316,19 @@ class CassetteSession(OptionsAddon):
             self._batches.rewind()
         logger.info("ucwa-vcr: cassette rewound")
 
+    def write_mapping(self) -> None:
+        """Write the real-to-pseudonym map into ucwa_pseudonym_map, if set (never into the cassette)."""
+        target = getattr(self, "options", None) and self.options.ucwa_pseudonym_map
+        if self.pseudonymizer is None or not target or not self.pseudonymizer.mapping:
+            return
+        try:
+            write_mapping(Path(target).expanduser(), self.pseudonymizer.mapping)
+        except OSError as e:
+            logger.error("ucwa-vcr: ucwa_pseudonym_map: cannot write %s: %s", target, e.strerror or e)
+
     async def done(self) -> None:
         if self.writer is not None:
             await self.writer.drain()
             self.writer.finish()
+        self.write_mapping()
         logger.info("%s", self.tally.summary(self.path, self.recording))

@@ -5,6 +5,7 @@ Usage:
     ucwa-vcr replay [cassettes/today.yaml]          # offline; with no cassette, serves the shipped seed
     ucwa-vcr replay --reverse https://fe1.contoso.com --listen-port 8443
     ucwa-vcr replay today.yaml --faults faults.yaml --inject 'POST myOnlineMeetings$=TooManyOnlineMeetings'
+    ucwa-vcr record today.yaml --pseudonymize       # people, addresses and meetings get consistent fakes
     ucwa-vcr replay today.yaml --simulate           # meetings the recording never saw, from a learned model
     mitmdump -s "$(ucwa-vcr addon)" --set ucwa_cassette=today.yaml    # the same addons under mitmdump
     ucwa-vcr show|diff|lint|redact|import|export ...  (see commands.py)
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--redact-header", action="append", default=[], metavar="NAME", help="extra header to redact")
     rec.add_argument("--redact-field", action="append", default=[], metavar="NAME",
                      help="extra form/query/JSON/XML field to redact")
+    commands.pseudonym_args(rec)
     _common(rec)
 
     rep = sub.add_parser("replay", help="answer from a cassette, offline",
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--exhausted", default=OPTIONS["ucwa_exhausted"].default, choices=[e.value for e in Exhausted],
                      help="when a request's recorded answers are used up: repeat the last, or miss "
                           "(default %(default)s)")
+    commands.pseudonym_args(rep)
     _common(rep)
     sub.add_parser("addon", help="print the path of the addon file for mitmdump -s",
                    description='Print the path of the file that wires ucwa-vcr\'s addons into mitmproxy, inside the '
@@ -109,6 +112,9 @@ def options_for(args: argparse.Namespace) -> dict[str, Any]:
         opts["ucwa_faults"] = args.faults
     if args.inject:
         opts["ucwa_inject"] = args.inject
+    if args.pseudonymize:  # replay: live requests get the pseudonyms the cassette holds before they are matched
+        opts.update(ucwa_pseudonymize=True, ucwa_pseudonym_key=args.pseudonym_key or "",
+                    ucwa_pseudonym_fields=args.pseudonym_field, ucwa_pseudonym_map=args.pseudonym_map or "")
     if args.command == "record":
         scope = RecordScope.MEETINGS if args.meetings_only else RecordScope.SESSION
         opts.update(ucwa_record_mode=args.record_mode, ucwa_record_scope=scope.value,

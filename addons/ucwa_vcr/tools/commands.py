@@ -6,6 +6,8 @@ Usage:
     ucwa-vcr diff before.yaml after.yaml [--strict] [--json]   # exit 1 when they differ, like diff(1)
     ucwa-vcr lint cassettes/*.yaml                  # non-zero when a live secret or a broken file is found
     ucwa-vcr redact old.yaml [-o clean.yaml]        # in place keeps old.yaml.orig (refused if it exists)
+    ucwa-vcr redact --pseudonymize old.yaml         # also consistent fakes for people, addresses and meetings
+    ucwa-vcr lint --pii cassettes/*.yaml            # also personal data left (never printing it)
     ucwa-vcr import capture.saz|session.har|flows.mitm -o today.yaml [--append | --force]
     ucwa-vcr export today.yaml -o today.har|vcr.yaml
 
@@ -34,6 +36,7 @@ from ..cassette.cache import load_cassette
 from ..cassette.model import Cassette, Message
 from ..cassette.writer import check_writable, save_cassette
 from ..errors import FileError, UcwaVcrError, UsageError
+from ..pseudonyms import Pseudonymizer, PseudonymizingRedactor, load_key, write_mapping
 from ..redact import RedactionRules, Redactor
 from ..text import counted
 from . import exporter, importer
@@ -67,6 +70,9 @@ def add_parsers(sub: Any) -> None:
                          description="Exit 1 when a cassette holds anything today's redaction would change (a live "
                                      "secret) or does not parse; one line per finding.")
     lin.add_argument("cassettes", nargs="+")
+    lin.add_argument("--pii", action="store_true",
+                     help="also report personal data left (SIP URIs, e-mail addresses, phone numbers, names in name "
+                          "fields) that are no pseudonyms; the values are never printed")
     _redaction_args(lin)
 
     red = sub.add_parser("redact", help="apply today's redaction rules to an existing cassette",
@@ -76,6 +82,7 @@ def add_parsers(sub: Any) -> None:
     red.add_argument("cassette")
     red.add_argument("-o", "--output", help="write here instead of in place (no backup needed)")
     _redaction_args(red)
+    pseudonym_args(red)
 
     imp = sub.add_parser("import", help="make a cassette from a HAR, mitmproxy flow file or Fiddler .saz",
                          description="Read exchanges from HAR files (browser developer tools), mitmproxy flow files "
@@ -90,6 +97,7 @@ def add_parsers(sub: Any) -> None:
     imp.add_argument("--append", action="store_true", help="add to the existing cassette")
     imp.add_argument("--force", action="store_true", help="replace the existing cassette")
     _redaction_args(imp)
+    pseudonym_args(imp)
 
     exp = sub.add_parser("export", help="write a cassette as HAR or as a VCR.py cassette",
                          description="Export to HAR (browser tools, other HTTP tools) or to a VCR.py cassette.")
@@ -128,6 +136,39 @@ def _redaction_args(parser: argparse.ArgumentParser) -> None:
 
 def _rules(args: argparse.Namespace) -> RedactionRules:
     return RedactionRules.with_extra(args.redact_header, args.redact_field)
+
+
+def pseudonym_args(parser: argparse.ArgumentParser) -> None:
+    """--pseudonymize and its key, extra fields and map file (record, redact, import)."""
+    group = parser.add_argument_group("pseudonyms")
+    group.add_argument("--pseudonymize", action="store_true",
+                       help="also give people, addresses, domains, phone numbers and meetings consistent fake values")
+    group.add_argument("--pseudonym-key", metavar="KEY",
+                       help="key of the pseudonyms (default: the owner's key file ~/.config/ucwa-vcr/pseudonym.key)")
+    group.add_argument("--pseudonym-field", action="append", default=[], metavar="NAME",
+                       help="extra field whose value is personal (repeatable)")
+    group.add_argument("--pseudonym-map", metavar="FILE",
+                       help="write the real-to-pseudonym map here (for your eyes only; keep it out of the cassettes)")
+
+
+def _redactor(args: argparse.Namespace, existing: Cassette) -> tuple[Redactor, Pseudonymizer | None]:
+    """The redactor of `redact` and `import`, pseudonymizing with --pseudonymize."""
+    if not args.pseudonymize:
+        return Redactor.adding_to(existing, _rules(args)), None
+    try:
+        pseudonymizer = Pseudonymizer(load_key(args.pseudonym_key or ""), args.pseudonym_field)
+    except OSError as e:
+        raise UsageError(f"--pseudonym-key: no key given and the key file cannot be used: {e}") from None
+    return PseudonymizingRedactor.adding_to_cassette(existing, _rules(args), pseudonymizer), pseudonymizer
+
+
+def _save_mapping(args: argparse.Namespace, pseudonymizer: Pseudonymizer | None) -> str:
+    if pseudonymizer is None:
+        return ""
+    if args.pseudonym_map:
+        write_mapping(Path(args.pseudonym_map), pseudonymizer.mapping)
+        return f"; pseudonyms map in {args.pseudonym_map}"
+    return ", pseudonymized"
 
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
@@ -237,7 +278,7 @@ def _or_absent(value: str | None) -> str:
 
 
 def _lint(args: argparse.Namespace, console: Console) -> int:
-    findings = [line for path in args.cassettes for line in lint(path, _rules(args))]
+    findings = [line for path in args.cassettes for line in lint(path, _rules(args), pii=args.pii)]
     for line in findings:
         print(line)
     print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} in {len(args.cassettes)} "
@@ -255,7 +296,7 @@ def _redact(args: argparse.Namespace, console: Console) -> int:
     cassette = load_cassette(source)
     if backup is not None and os.path.lexists(backup):
         raise FileError(_backup_taken(backup))
-    redactor = Redactor.adding_to(cassette, _rules(args))
+    redactor, pseudonymizer = _redactor(args, cassette)
     clean = Cassette([redactor.interaction(i) for i in cassette.interactions])
     changed = sum(a != b for a, b in zip(cassette.interactions, clean.interactions, strict=True))
     check_writable(target)
@@ -270,7 +311,8 @@ def _redact(args: argparse.Namespace, console: Console) -> int:
             backup.unlink()  # the cassette is as it was, and a stale backup would block the next try
             raise
         where = f"the original, secrets and all, is in {backup}"
-    print(f"{target}: {changed} of {counted(len(clean.interactions), 'exchange')} redacted; {where}")
+    print(f"{target}: {changed} of {counted(len(clean.interactions), 'exchange')} redacted"
+          f"{_save_mapping(args, pseudonymizer)}; {where}")
     return 0
 
 
@@ -313,12 +355,12 @@ def _import(args: argparse.Namespace, console: Console) -> int:
         return track(items, total=total, description="importing", console=console)
 
     interactions = [i for source in args.sources for i in importer.read_source(source, args.format, progress)]
-    redactor = Redactor.adding_to(existing, _rules(args))
+    redactor, pseudonymizer = _redactor(args, existing)
     cassette = Cassette(existing.interactions + [redactor.interaction(i) for i in interactions])
     save_cassette(target, cassette)
     note = "; the cassette that was there is replaced" if replacing else ""
-    print(f"{target}: {counted(len(interactions), 'exchange')} imported, redacted ({len(cassette.interactions)} in "
-          f"all){note}")
+    print(f"{target}: {counted(len(interactions), 'exchange')} imported, redacted{_save_mapping(args, pseudonymizer)} "
+          f"({len(cassette.interactions)} in all){note}")
     return 0
 
 

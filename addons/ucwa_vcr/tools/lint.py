@@ -7,8 +7,10 @@ Three checks look at every URL, header value and body, each on its own:
   right next to it (`cwt%3DREDACTED-26%2FenJ…`, `REDACTED-3\\/x…`, `REDACTED-3==`, `AAEBx…REDACTED-3`), or a
   placeholder number longer than any redactor writes;
 - a body that could hold text but was not searched (`redact.unscanned`: kept as sent, or not in its charset).
-A recording cut short by a kill is a finding too. Findings name the file, the line and the exchange, never the
-secret itself (at most the placeholder next to it).
+With `pii`, personal data left is a finding too (`pseudonyms.personal_data`: SIP URIs, e-mail addresses,
+phone numbers and display names that are no pseudonyms). A recording cut short by a kill is a finding too.
+Findings name the file, the line and the exchange, never the secret or personal value itself (at most the
+placeholder next to it).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import yaml
 from ..cassette.codec import SafeLoader, cut_tail, node_at, parse, read_text
 from ..cassette.model import Message, Request, is_text
 from ..errors import FileError
+from ..pseudonyms import personal_data
 from ..redact import MAX_PLACEHOLDER_DIGITS, RedactionRules, Redactor, body_text, unscanned
 
 Where = tuple[str | int, ...]
@@ -94,7 +97,22 @@ def _message_findings(message: Message, redactor: Redactor, where: Where, lines:
     return found
 
 
-def lint(path: str | os.PathLike[str], rules: RedactionRules | None = None) -> list[str]:
+def _pii_findings(message: Message, where: Where, lines: _Lines) -> list[tuple[int, str]]:
+    part = where[-1]
+    found = []
+    if isinstance(message, Request):
+        found += [(lines.of((*where, "url")), f"{part} URL holds {what}") for _, what in personal_data(message.url)]
+    for k, (name, value) in enumerate(message.headers):
+        found += [(lines.of((*where, "headers", k)), f"{part} header {name!r} holds {what}")
+                  for _, what in personal_data(value)]
+    text = body_text(message)
+    if text:
+        key = "body" if not message.raw and is_text(message.content_type, message.body) else "body_base64"
+        found += [(lines.of((*where, key), text, at), f"{part} body holds {what}") for at, what in personal_data(text)]
+    return found
+
+
+def lint(path: str | os.PathLike[str], rules: RedactionRules | None = None, pii: bool = False) -> list[str]:
     """One line per finding: `file:line: exchange N: what`; empty when the cassette is clean."""
     findings = []
     try:
@@ -109,6 +127,9 @@ def lint(path: str | os.PathLike[str], rules: RedactionRules | None = None) -> l
     lines = _Lines(text)
     for n, interaction in enumerate(cassette.interactions):
         for line, what in (_message_findings(interaction.request, redactor, ("interactions", n, "request"), lines)
-                           + _message_findings(interaction.response, redactor, ("interactions", n, "response"), lines)):
+                           + _message_findings(interaction.response, redactor, ("interactions", n, "response"), lines)
+                           + (_pii_findings(interaction.request, ("interactions", n, "request"), lines) if pii else [])
+                           + (_pii_findings(interaction.response, ("interactions", n, "response"), lines)
+                              if pii else [])):
             findings.append(f"{path}:{line}: exchange {n}: {what}")
     return findings
