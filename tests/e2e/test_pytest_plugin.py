@@ -127,6 +127,7 @@ def test_discovery(ucwa_proxy, n):
 
 
 def test_a_miss_nobody_asserted_fails_the_test_that_passed(pytester, canaries):
+    canary_password = canaries["password"]
     pytester.makepyfile(test_user=f'''
 import pytest, requests
 
@@ -136,7 +137,7 @@ MEETINGS = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnline
 def test_meetings(ucwa_proxy):
     headers = {{"Accept": "application/json", "Authorization": "Bearer {canaries["token"]}"}}
     assert requests.get(MEETINGS, headers=headers, timeout=10, **ucwa_proxy.requests_kwargs).status_code == 200
-    requests.get(MEETINGS + "/999?password={canaries["password"]}", headers=headers, timeout=10,
+    requests.get(MEETINGS + "/999?password={canary_password}", headers=headers, timeout=10,
                  **ucwa_proxy.requests_kwargs)  # its 500 goes unnoticed
 ''')
     result = pytester.runpytest_subprocess(*RUN, "-ra", timeout=LIMIT)
