@@ -190,3 +190,17 @@ def test_import_skips_what_a_cassette_cannot_hold_and_says_so(run_ucwa_vcr, tmp_
     assert done.returncode == 0, done.stderr
     assert "exchange 1 skipped: url 'wss://" in done.stderr
     assert len(load_cassette(tmp_path / "c.yaml").interactions) == 1, "the cassette loads, with the rest"
+
+
+@pytest.mark.parametrize("tool", ["redact", "export"])
+def test_redact_and_export_never_replace_an_output_file_without_force(run_ucwa_vcr, tmp_path, tool):
+    existing = tmp_path / ("out.har" if tool == "export" else "out.yaml")
+    existing.write_text("somebody's file\n")
+    refused = run_ucwa_vcr(tool, str(DEFAULT_CASSETTE), "-o", str(existing))
+    assert refused.returncode == 2
+    assert refused.stderr == (f"ucwa-vcr {tool}: -o {existing}: it exists; nothing written: add --force to replace "
+                              "it, or choose another file\n")
+    assert existing.read_text() == "somebody's file\n"
+    forced = run_ucwa_vcr(tool, str(DEFAULT_CASSETTE), "-o", str(existing), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert existing.read_text() != "somebody's file\n"

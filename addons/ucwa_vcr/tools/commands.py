@@ -81,6 +81,7 @@ def add_parsers(sub: Any) -> None:
                                      "CASSETTE.orig is never overwritten: redacting in place is then refused.")
     red.add_argument("cassette")
     red.add_argument("-o", "--output", help="write here instead of in place (no backup needed)")
+    red.add_argument("--force", action="store_true", help="replace the --output file if it exists")
     _redaction_args(red)
     pseudonym_args(red)
 
@@ -104,6 +105,7 @@ def add_parsers(sub: Any) -> None:
     exp.add_argument("cassette")
     exp.add_argument("-o", "--output", required=True, help="file to write (.har, or .yaml for VCR.py)")
     exp.add_argument("--format", choices=("har", "vcrpy"), help="default: har for .har files, else vcrpy")
+    exp.add_argument("--force", action="store_true", help="replace the output file if it exists")
 
     for parser, tool in ((show, _show), (dif, _diff), (lin, _lint), (red, _redact), (imp, _import), (exp, _export)):
         parser.set_defaults(tool=tool)
@@ -296,6 +298,8 @@ def _redact(args: argparse.Namespace, console: Console) -> int:
     cassette = load_cassette(source)
     if backup is not None and os.path.lexists(backup):
         raise FileError(_backup_taken(backup))
+    if args.output:
+        _refuse_to_replace(target, args.force)
     redactor, pseudonymizer = _redactor(args, cassette)
     clean = Cassette([redactor.interaction(i) for i in cassette.interactions])
     changed = sum(a != b for a, b in zip(cassette.interactions, clean.interactions, strict=True))
@@ -364,10 +368,17 @@ def _import(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _refuse_to_replace(target: Path, force: bool) -> None:
+    """UsageError when `-o target` exists and --force was not given: a file is never replaced without a word."""
+    if os.path.lexists(target) and not force:
+        raise UsageError(f"-o {target}: it exists; nothing written: add --force to replace it, or choose another file")
+
+
 def _export(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.output)
     fmt = args.format or ("har" if out.suffix.lower() == ".har" else "vcrpy")
     cassette = load_cassette(args.cassette)
+    _refuse_to_replace(out, args.force)
     exporter.export(cassette.interactions, out, fmt)
     what = "HAR" if fmt == "har" else "a VCR.py cassette"
     print(f"{out}: {counted(len(cassette.interactions), 'exchange')} as {what}")
