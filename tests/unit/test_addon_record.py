@@ -18,6 +18,7 @@ import ucwa_vcr
 from in_process import seed_copy
 from mitmproxy import http
 from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.proxy import mode_specs
 from mitmproxy.proxy.layers.http import HttpRequestHook, HttpResponseHook
 from mitmproxy.test import taddons, tflow
 from ucwa_vcr import DEFAULT_CASSETTE
@@ -353,3 +354,14 @@ async def test_in_reverse_mode_the_target_is_ucwa_whatever_its_name(tmp_path):
         session.running()
         await recorder.response(exchange("GET", "https://10.0.0.5:4443/"))  # discovery at the root of an address
     assert urls(path) == ["https://10.0.0.5:4443/"]
+
+
+async def test_offline_the_hosts_answers_link_to_are_not_learned_outside_reverse_mode():
+    # nothing is recorded and every request is answered anyway: reading each answer's links would be wasted work
+    with recording(ucwa_record_mode="none") as (session, recorder, _tctx):
+        await recorder.response(discovery())
+        assert session.linked == set()
+        reverse = discovery()
+        reverse.client_conn.proxy_mode = mode_specs.ProxyMode.parse("reverse:https://lyncdiscover.contoso.com")
+        await recorder.response(reverse)
+        assert session.linked == {"lyncdiscover.contoso.com", "pool2.contoso.com"}, "reverse mode needs them"

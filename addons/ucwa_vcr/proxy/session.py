@@ -251,8 +251,9 @@ class CassetteSession(OptionsAddon):
     def learn(self, flow: http.HTTPFlow) -> None:
         """Take the hosts a UCWA answer links to (discovery's pool, the token endpoint, Location) as UCWA hosts."""
         response = flow.response
-        if response is None or not self.is_ucwa(flow):
-            return
+        reverse = isinstance(flow.client_conn.proxy_mode, mode_specs.ReverseMode)
+        if response is None or (self.offline and not reverse) or not self.is_ucwa(flow):
+            return  # offline every request is answered anyway: only reverse mode's link rewriting needs the hosts
         ctype = response.headers.get("content-type", "").lower()
         body = (response.get_text(strict=False) or "") if any(m in ctype for m in _TEXT_MARKERS) else ""
         new = protocol.linked_hosts(list(response.headers.items(multi=True)), body) - self.linked
