@@ -247,9 +247,3 @@ def each_part(text: str, boundary: str, change: Callable[[str, str], tuple[str, 
             new_head = _CONTENT_LENGTH.sub(rf"\g<1>{len(new_body)}", new_head)
         pieces[i] = f"{part_head}\r\n\r\n{new_head}\r\n\r\n{new_body}{tail}"
     return delimiter.join(pieces)
-
-
-def boundary_of(content_type: str) -> str | None:
-    """The boundary a multipart Content-Type names, if any."""
-    found = re.search(r"""boundary\s*=\s*"?([^";]+)"?""", content_type, re.IGNORECASE)
-    return found[1].strip() if found and "multipart" in content_type.lower() else None

@@ -4,7 +4,8 @@ routed, and how what a client sends back gets the servers' own URLs again (ucwa_
 from __future__ import annotations
 
 import pytest
-from ucwa_vcr.links import Origin, Rewriter, boundary_of, each_part, route
+from ucwa_vcr.batch import boundary_of
+from ucwa_vcr.links import Origin, Rewriter, each_part, route
 
 PROXY = Origin("http", "127.0.0.1", 8080)
 TARGET = Origin("https", "lyncdiscover.contoso.com", 443)  # the reverse target

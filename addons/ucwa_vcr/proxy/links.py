@@ -24,7 +24,8 @@ from mitmproxy import addonmanager, http, optmanager
 from mitmproxy.proxy import mode_specs
 
 from .. import protocol
-from ..links import ANSWER_TYPES, LOCATION_HEADERS, SENT_TYPES, Origin, Rewriter, boundary_of, route
+from ..batch import boundary_of, is_batch
+from ..links import ANSWER_TYPES, LOCATION_HEADERS, SENT_TYPES, Origin, Rewriter, route
 from .guard import guarded
 from .session import CassetteSession
 
@@ -63,7 +64,7 @@ def _body_text(message: http.Message, types: tuple[str, ...]) -> str | None:
     """A body of one of `types`, or a batch, as ISO-8859-1 text (bytes one to one); None for other bodies, streamed
     or undecodable ones."""
     ctype = message.headers.get("content-type", "").lower()
-    if not any(t in ctype for t in types) and boundary_of(ctype) is None:
+    if not any(t in ctype for t in types) and not is_batch(ctype):
         return None
     try:
         content = message.content
@@ -79,7 +80,8 @@ def _rewrite_body(message: http.Message, types: tuple[str, ...], change: Callabl
     text = _body_text(message, types)
     if text is None:
         return
-    boundary = boundary_of(message.headers.get("content-type", ""))
+    ctype = message.headers.get("content-type", "")
+    boundary = boundary_of(ctype) if is_batch(ctype) else None
     new = batch(text, boundary) if boundary else change(text)
     if new != text:
         message.content = new.encode("latin-1")  # Content-Encoding applied again, Content-Length made true
