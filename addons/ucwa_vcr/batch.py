@@ -92,16 +92,22 @@ def _delimiters(body: bytes, boundary: str) -> list[re.Match[bytes]]:
     return found
 
 
+def part_spans(body: bytes, boundary: str) -> list[tuple[int, int]]:
+    """Where each part's content (MIME headers and message) starts and ends in a multipart body; the line ends of
+    the delimiters excluded. Lenient as split_parts is."""
+    marks = _delimiters(body, boundary)
+    spans = [(mark.end(), following.start()) for mark, following in zip(marks, marks[1:], strict=False)]
+    if marks and not marks[-1].group(1) and body[marks[-1].end():].strip():
+        spans.append((marks[-1].end(), len(body)))  # no closing delimiter: the last part runs to the end
+    return spans
+
+
 def split_parts(body: bytes, boundary: str) -> list[Part]:
     """The parts of a multipart body.
 
     Lenient as servers and clients are: LF or CRLF line ends, a preamble, no closing delimiter, no MIME headers.
     """
-    marks = _delimiters(body, boundary)
-    contents = [body[mark.end():following.start()] for mark, following in zip(marks, marks[1:], strict=False)]
-    if marks and not marks[-1].group(1) and body[marks[-1].end():].strip():
-        contents.append(body[marks[-1].end():])  # no closing delimiter: the last part runs to the end
-    return [_unwrap(content) for content in contents]
+    return [_unwrap(body[start:end]) for start, end in part_spans(body, boundary)]
 
 
 def _unwrap(content: bytes) -> Part:

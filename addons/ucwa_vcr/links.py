@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from .batch import part_spans
 from .protocol import AAD_HOST
 
 PREFIX = "_ucwa_vcr"  # the first path segment of a link to a host other than the reverse target
@@ -52,6 +53,7 @@ _ROUTE = re.compile(rf"^(?P<slashes>/+){PREFIX}/(?P<scheme>https?)/(?P<authority
                     re.IGNORECASE | re.DOTALL)
 _SLASH = r"(?:\\/|/)"
 _CONTENT_LENGTH = re.compile(r"(?im)^(content-length:[ \t]*)\d+")
+_BLANK_LINE = re.compile(r"\r?\n\r?\n")
 _HOST = re.compile(r"^(?:[\w-]+(?:\.[\w-]+)*\.?|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$")  # a name, IPv4, or IPv6
 
 
@@ -196,12 +198,13 @@ class Rewriter:
         return each_part(text, boundary, lambda head, body: (self._head(head), self.text(body)))
 
     def _head(self, head: str) -> str:
-        lines = head.split("\r\n")
+        lines = head.splitlines(keepends=True)  # CRLF or LF, each kept as it was
         for i, line in enumerate(lines[1:], 1):
-            name, colon, value = line.partition(":")
+            text = line.rstrip("\r\n")
+            name, colon, value = text.partition(":")
             if colon:
-                lines[i] = f"{name}:{self.header(name.strip(), value)}"
-        return "\r\n".join(lines)
+                lines[i] = f"{name}:{self.header(name.strip(), value)}{line[len(text):]}"
+        return "".join(lines)
 
     def restore(self, text: str) -> str:
         """What a client sends back with the servers' own URLs again: links to the proxy lead to the target, the
@@ -233,17 +236,19 @@ class Rewriter:
 
 def each_part(text: str, boundary: str, change: Callable[[str, str], tuple[str, str]]) -> str:
     """A multipart/batching body with `change(head, body)` applied to the HTTP message in each part (head: its
-    start line and header lines), the message's Content-Length set to its new body's length."""
-    delimiter = "--" + boundary
-    pieces = text.split(delimiter)
-    for i in range(1, len(pieces)):
-        part_head, sep, message = pieces[i].partition("\r\n\r\n")
-        head, sep2, rest = message.partition("\r\n\r\n")
-        if not sep or not sep2 or pieces[i].startswith("--"):
-            continue  # the closing delimiter, or a part with no HTTP message in it
-        body, tail = (rest[:-2], "\r\n") if rest.endswith("\r\n") else (rest, "")
+    start line and header lines), the message's Content-Length set to its new body's length. Parts are found as
+    batch.py finds them (CRLF or LF line ends); `text` is the body read as ISO-8859-1, byte for character."""
+    out, last = [], 0
+    for start, end in part_spans(text.encode("latin-1"), boundary):
+        content = text[start:end]
+        mime = _BLANK_LINE.search(content)
+        blank = _BLANK_LINE.search(content, mime.end()) if mime else None
+        if mime is None or blank is None:
+            continue  # a part with no HTTP message in it
+        head, body = content[mime.end():blank.start()], content[blank.end():]
         new_head, new_body = change(head, body)
         if new_body != body:
             new_head = _CONTENT_LENGTH.sub(rf"\g<1>{len(new_body)}", new_head)
-        pieces[i] = f"{part_head}\r\n\r\n{new_head}\r\n\r\n{new_body}{tail}"
-    return delimiter.join(pieces)
+        out.append(text[last:start] + content[:mime.end()] + new_head + blank.group(0) + new_body)
+        last = end
+    return "".join(out) + text[last:]

@@ -216,3 +216,11 @@ def test_origin_parse(scheme, authority, expected):
 def test_origin_forms():
     assert (POOL.url, POOL.authority, POOL.prefix) == ("https://fe1.contoso.com", "fe1.contoso.com:443", FE1)
     assert Origin("http", "::1", 8080).url == "http://[::1]:8080"
+
+
+def test_a_batch_with_bare_lf_line_ends_is_rewritten_too():
+    # another client's habit: LF only, as batch.py reads it
+    lf = BATCH_ANSWER.replace("\r\n", "\n")
+    rewritten = rewriter(POOL).batch(lf, "b1")
+    assert f"{FE1}/ucwa/a/1/x/y" in rewritten and f"Location: {FE1}/ucwa" in rewritten
+    assert rewriter(POOL).restore_batch(rewritten, "b1") == lf
