@@ -54,6 +54,7 @@ _ROUTE = re.compile(rf"^(?P<slashes>/+){PREFIX}/(?P<scheme>https?)/(?P<authority
 _SLASH = r"(?:\\/|/)"
 _CONTENT_LENGTH = re.compile(r"(?im)^(content-length:[ \t]*)\d+")
 _BLANK_LINE = re.compile(r"\r?\n\r?\n")
+_START_LINE = re.compile(r"[A-Z]+ \S+ HTTP/\d|HTTP/\d")  # a request's or a response's first line
 _HOST = re.compile(r"^(?:[\w-]+(?:\.[\w-]+)*\.?|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$")  # a name, IPv4, or IPv6
 
 
@@ -242,13 +243,15 @@ def each_part(text: str, boundary: str, change: Callable[[str, str], tuple[str, 
     for start, end in part_spans(text.encode("latin-1"), boundary):
         content = text[start:end]
         mime = _BLANK_LINE.search(content)
-        blank = _BLANK_LINE.search(content, mime.end()) if mime else None
-        if mime is None or blank is None:
+        message = content[mime.end():] if mime else ""
+        if not _START_LINE.match(message):
             continue  # a part with no HTTP message in it
-        head, body = content[mime.end():blank.start()], content[blank.end():]
+        blank = _BLANK_LINE.search(message)  # none: a message without a body, whose blank line ends the part
+        head, sep, body = ((message[:blank.start()], blank.group(0), message[blank.end():]) if blank
+                           else (message, "", ""))
         new_head, new_body = change(head, body)
         if new_body != body:
             new_head = _CONTENT_LENGTH.sub(rf"\g<1>{len(new_body)}", new_head)
-        out.append(text[last:start] + content[:mime.end()] + new_head + blank.group(0) + new_body)
+        out.append(text[last:start] + content[:len(content) - len(message)] + new_head + sep + new_body)
         last = end
     return "".join(out) + text[last:]

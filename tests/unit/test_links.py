@@ -224,3 +224,9 @@ def test_a_batch_with_bare_lf_line_ends_is_rewritten_too():
     rewritten = rewriter(POOL).batch(lf, "b1")
     assert f"{FE1}/ucwa/a/1/x/y" in rewritten and f"Location: {FE1}/ucwa" in rewritten
     assert rewriter(POOL).restore_batch(rewritten, "b1") == lf
+
+
+def test_a_batch_request_part_without_a_body_gets_its_path_back_when_its_blank_line_ends_the_part():
+    # the CRLF before a delimiter belongs to the delimiter: a bodiless GET part's head then runs to the part's end
+    sent = f"--b3\r\nContent-Type: application/http; msgtype=request\r\n\r\nGET {FE1}/ucwa/a/1/m HTTP/1.1\r\n\r\n--b3--\r\n"
+    assert rewriter(POOL).restore_batch(sent, "b3") == sent.replace(FE1, "")
