@@ -20,6 +20,7 @@ from in_process import NS, Asyncio, error_of, seed_copy, until
 from lxml import etree
 from mitmproxy import exceptions, http
 from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.net import encoding
 from mitmproxy.test import taddons, tflow
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette.cache import load_cassette
@@ -119,6 +120,26 @@ async def test_recorded_content_encoding_is_applied_again_with_a_true_content_le
     assert flow.response.content == body
     assert gzip.decompress(flow.response.raw_content) == body
     assert flow.response.headers["content-length"] == str(len(flow.response.raw_content)) != str(len(body))
+
+
+async def test_a_recorded_answer_is_encoded_once_and_again_only_when_the_cassette_changes(tmp_path, monkeypatch):
+    encoded = []
+    real = encoding.encode
+    monkeypatch.setattr(encoding, "encode", lambda content, name: (name == "gzip" and encoded.append(content))
+                        or real(content, name))
+    gzipped = [("Content-Type", JSON), ("Content-Encoding", "gzip")]
+    first = cassette(tmp_path / "first.yaml", interaction(MEETINGS, b'{"n": 1}' * 300, gzipped))
+    second = cassette(tmp_path / "second.yaml", interaction(MEETINGS, b'{"n": 2}' * 300, gzipped))
+    with replaying(ucwa_cassette=str(first), ucwa_record_mode="none") as (_, replayer, tctx):
+        answers = []
+        for path in (first, second, first):
+            tctx.configure(replayer.session, ucwa_cassette=str(path))
+            for _ in range(20):
+                flow = request("GET", MEETINGS)
+                await replayer.request(flow)
+                answers.append(gzip.decompress(flow.response.raw_content))
+    assert answers == [b'{"n": 1}' * 300] * 20 + [b'{"n": 2}' * 300] * 20 + [b'{"n": 1}' * 300] * 20
+    assert encoded == [b'{"n": 1}' * 300, b'{"n": 2}' * 300, b'{"n": 1}' * 300], "once per cassette loaded"
 
 
 async def test_a_body_kept_as_sent_is_replayed_as_sent_with_a_true_content_length(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -87,19 +88,60 @@ def response_of(recorded: Response, http_version: str = "HTTP/1.1") -> http.Resp
     # HTTP/2 allows only lower-case names: sent that way, rather than corrected (and logged) by mitmproxy
     h2 = http_version.startswith("HTTP/2")
     headers = header_bytes([(k.lower() if h2 else k, v) for k, v in recorded.headers if k.lower() not in _HOP_BY_HOP])
-    response = http.Response.make(recorded.status, b"", headers)
-    response.http_version = http_version
     try:  # mitmproxy reads a reason as Latin-1, so a recorded one encodes back to its bytes
-        response.data.reason = recorded.reason.encode("latin-1")
+        reason = recorded.reason.encode("latin-1")
     except UnicodeEncodeError:  # written by hand: sent as UTF-8
-        response.data.reason = recorded.reason.encode("utf-8", "surrogateescape")
+        reason = recorded.reason.encode("utf-8", "surrogateescape")
+    now = time.time()
+    response = http.Response(http_version.encode("ascii", "replace"), recorded.status, reason, tuple(headers), None,
+                             None, now, now)
     if recorded.raw:
         response.raw_content = recorded.body
     else:
         response.content = recorded.body
-    if "content-length" in response.headers or recorded.body:
-        response.headers["content-length"] = str(len(response.raw_content or b""))
+    response.headers["content-length"] = str(len(response.raw_content or b""))
     return response
+
+
+class Prebuilt:
+    """Recorded responses as ready wire answers, each built once (encoded body, header bytes, reason), so a replay
+    answers with stored bytes as mitmproxy's own server replay does: re-compressing a gzip answer per request cost
+    more than everything else ucwa-vcr does for it.
+
+    Bounded: the least recently used answers go first beyond `budget` body bytes. Made for one cassette: entries are
+    keyed by the identity of recorded responses, which a cassette loaded again does not share (see `for_tape`).
+    """
+
+    def __init__(self, tape: object = None, budget: int = 64 * 2**20) -> None:
+        self.tape = tape  # what the recorded responses belong to (the session's matcher)
+        self.budget = budget
+        self.size = 0  # body bytes held
+        self._built: OrderedDict[tuple[int, str], tuple[Response, http.Response]] = OrderedDict()
+
+    def for_tape(self, tape: object) -> Prebuilt:
+        """This cache when made for `tape`, else an empty one that is."""
+        return self if tape is self.tape else Prebuilt(tape, self.budget)
+
+    def response(self, recorded: Response, http_version: str = "HTTP/1.1") -> http.Response:
+        """A new live response giving back `recorded`, as response_of does, from the answer built for it."""
+        key = (id(recorded), http_version)
+        entry = self._built.get(key)
+        if entry is None or entry[0] is not recorded:  # (an id is unique only while its object lives)
+            entry = self._add(key, recorded, http_version)
+        else:
+            self._built.move_to_end(key)
+        built = entry[1]
+        now = time.time()
+        return http.Response(built.data.http_version, built.status_code, built.data.reason, built.headers.fields,
+                             built.raw_content, None, now, now)
+
+    def _add(self, key: tuple[int, str], recorded: Response, http_version: str) -> tuple[Response, http.Response]:
+        entry = self._built[key] = (recorded, response_of(recorded, http_version))
+        self.size += len(entry[1].raw_content or b"")
+        while self.size > self.budget and len(self._built) > 1:
+            _, (_, dropped) = self._built.popitem(last=False)
+            self.size -= len(dropped.raw_content or b"")
+        return entry
 
 
 def error_response(name: str, accept: str) -> http.Response:

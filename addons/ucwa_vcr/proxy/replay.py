@@ -33,10 +33,11 @@ from mitmproxy import http
 
 from .. import protocol
 from ..batch import BatchAnswer, How, is_batch, miss_answer
+from ..cassette.model import Response
 from ..match import Matcher, Miss, url_parts
 from ..simulation import MeetingEvent, Simulation, events_body
 from ..text import counted
-from .flows import ANSWERED_BY, Answer, error_response, mark, request_of, response_of
+from .flows import ANSWERED_BY, Answer, Prebuilt, error_response, mark, request_of, response_of
 from .guard import FAILURE, guarded
 from .options_addon import OptionsAddon
 from .session import CassetteSession
@@ -153,6 +154,7 @@ class UcwaReplayer(OptionsAddon):
         self.session = session
         self._held: dict[tuple[str, str], Held] = {}  # held event P-GETs by (channel, ack)
         self._channels: EventChannels | None = None  # the recorded event channels, made at the first offline P-GET
+        self._prebuilt = Prebuilt()  # the recorded answers as sent, for the session's matcher
 
     @guarded
     async def request(self, flow: http.HTTPFlow) -> None:
@@ -177,7 +179,7 @@ class UcwaReplayer(OptionsAddon):
         mark(flow, Answer.REPLAYED, f"ucwa-vcr: replayed from {session.path} (recorded {found.started})")
         if self.options.ucwa_latency:
             await asyncio.sleep(found.duration * self.options.ucwa_latency / 100)
-        flow.response = response_of(found.response, flow.request.http_version)
+        flow.response = self._recorded(found.response, flow.request.http_version)
 
     def _simulate(self, flow: http.HTTPFlow, simulation: Simulation) -> bool:
         """Answer a meeting request from the model; tell held event P-GETs when it changed something."""
@@ -214,8 +216,16 @@ class UcwaReplayer(OptionsAddon):
             self._wake_held()
         if self.options.ucwa_latency:
             await asyncio.sleep(answer.duration * self.options.ucwa_latency / 100)
-        flow.response = response_of(answer.response, flow.request.http_version)
+        if answer.whole is not None:
+            flow.response = self._recorded(answer.response, flow.request.http_version)
+        else:  # assembled for this request: nothing to keep
+            flow.response = response_of(answer.response, flow.request.http_version)
         return True
+
+    def _recorded(self, recorded: Response, http_version: str) -> http.Response:
+        """A live response giving back a recorded one, built once per cassette loaded."""
+        self._prebuilt = self._prebuilt.for_tape(self.session.matcher)
+        return self._prebuilt.response(recorded, http_version)
 
     def _resync(self, flow: http.HTTPFlow) -> bool:
         """Answer `resync` to a P-GET whose ack its channel, known from the recording, cannot serve."""
