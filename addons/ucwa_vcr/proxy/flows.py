@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -131,9 +132,13 @@ class Prebuilt:
         else:
             self._built.move_to_end(key)
         built = entry[1]
-        now = time.time()
-        return http.Response(built.data.http_version, built.status_code, built.data.reason, built.headers.fields,
-                             built.raw_content, None, now, now)
+        # A shallow copy with its own data and headers: a fifth of the cost of building a Response, whose
+        # constructor type-checks every field.
+        response = copy.copy(built)
+        response.data = copy.copy(built.data)
+        response.data.headers = http.Headers(built.headers.fields)
+        response.timestamp_start = response.timestamp_end = time.time()
+        return response
 
     def _add(self, key: tuple[int, str], recorded: Response, http_version: str) -> tuple[Response, http.Response]:
         entry = self._built[key] = (recorded, response_of(recorded, http_version))
