@@ -20,6 +20,7 @@ from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.proxy.layers.http import HttpRequestHook, HttpResponseHook
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import taddons, tflow
+from ucwa_vcr import protocol
 from ucwa_vcr.cassette.cache import load_cassette
 from ucwa_vcr.cassette.model import header
 from ucwa_vcr.proxy.flows import ANSWERED_BY, Answer
@@ -126,6 +127,24 @@ async def test_replayed_answers_lead_back_too_and_nothing_reaches_a_server(tmp_p
     assert [f.metadata[ANSWERED_BY] for f in (discovery, app)] == [Answer.REPLAYED, Answer.REPLAYED]
     assert discovery.response.content == SEEN.replace(b":8080", b":9090"), "the proxy as this client reached it"
     assert app.response.content == APPLICATION.replace(b'"/ucwa', b'"' + FE1.encode() + b"/ucwa")
+
+
+async def test_a_replayed_answer_is_read_and_rewritten_once_per_client_address(tmp_path, monkeypatch):
+    path = tmp_path / "device.yaml"
+    async with proxy(ucwa_cassette=str(path), ucwa_record_mode="all") as p:
+        zipped = answer(b"", Content_Encoding="gzip")
+        zipped.content = DISCOVERY
+        await p.through(arriving("GET", ROOT), zipped)
+    reads = []
+    real = protocol.linked_hosts
+    monkeypatch.setattr(protocol, "linked_hosts", lambda *args: reads.append(args) or real(*args))
+    async with proxy(ucwa_cassette=str(path), ucwa_record_mode="none") as p:
+        ports = [8080, 9090] * 4
+        flows = [await p.through(arriving("GET", ROOT, conn=client(sockname=("127.0.0.1", port)))) for port in ports]
+    assert [gzip.decompress(f.response.raw_content) for f in flows] == [
+        SEEN.replace(b":8080", f":{port}".encode()) for port in ports]
+    assert all(f.response.headers["content-length"] == str(len(f.response.raw_content)) for f in flows)
+    assert len(reads) == 3, "read once to learn its hosts, and once per client address to rewrite it"
 
 
 async def test_a_cassette_recorded_in_regular_mode_replays_in_reverse_mode(tmp_path):

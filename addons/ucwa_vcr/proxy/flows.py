@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from mitmproxy import connection, http
 
@@ -109,22 +111,21 @@ class Prebuilt:
     answers with stored bytes as mitmproxy's own server replay does: re-compressing a gzip answer per request cost
     more than everything else ucwa-vcr does for it.
 
-    Bounded: the least recently used answers go first beyond `budget` body bytes. Made for one cassette: entries are
-    keyed by the identity of recorded responses, which a cassette loaded again does not share (see `for_tape`).
+    Bounded: the least recently used answers go first beyond `budget` body bytes. Emptied when asked for the answers
+    of another tape (a cassette loaded again): entries are keyed by the identity of recorded responses.
     """
 
-    def __init__(self, tape: object = None, budget: int = 64 * 2**20) -> None:
-        self.tape = tape  # what the recorded responses belong to (the session's matcher)
+    def __init__(self, budget: int = 64 * 2**20) -> None:
+        self.tape: object = None  # what the recorded responses belong to (the session's matcher)
         self.budget = budget
         self.size = 0  # body bytes held
         self._built: OrderedDict[tuple[int, str], tuple[Response, http.Response]] = OrderedDict()
 
-    def for_tape(self, tape: object) -> Prebuilt:
-        """This cache when made for `tape`, else an empty one that is."""
-        return self if tape is self.tape else Prebuilt(tape, self.budget)
-
-    def response(self, recorded: Response, http_version: str = "HTTP/1.1") -> http.Response:
-        """A new live response giving back `recorded`, as response_of does, from the answer built for it."""
+    def response(self, tape: object, recorded: Response, http_version: str = "HTTP/1.1") -> http.Response:
+        """A new live response giving back `recorded` (of `tape`), as response_of does, from the answer built for it."""
+        if tape is not self.tape:
+            self.tape, self.size = tape, 0
+            self._built.clear()
         key = (id(recorded), http_version)
         entry = self._built.get(key)
         if entry is None or entry[0] is not recorded:  # (an id is unique only while its object lives)
@@ -147,6 +148,33 @@ class Prebuilt:
             _, (_, dropped) = self._built.popitem(last=False)
             self.size -= len(dropped.raw_content or b"")
         return entry
+
+
+T = TypeVar("T")
+
+
+class Memo(Generic[T]):
+    """The latest `size` results of work on replayed answers that depends only on its key (which holds the answer's
+    header fields and bytes: a prebuilt answer shares them), for one tape at a time. The same recorded answer is then
+    read once, not per request. Live answers are worked on directly: a memo of them would only hold their bodies."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.tape: object = None
+        self.size = size
+        self._results: OrderedDict[Hashable, T] = OrderedDict()
+
+    def get(self, tape: object, key: Hashable, work: Callable[[], T]) -> T:
+        """The result for `key` (an answer of `tape`): remembered, or `work()` done now and remembered."""
+        if tape is not self.tape:
+            self.tape = tape
+            self._results.clear()
+        if key in self._results:
+            self._results.move_to_end(key)
+            return self._results[key]
+        result = self._results[key] = work()
+        if len(self._results) > self.size:
+            self._results.popitem(last=False)
+        return result
 
 
 def error_response(name: str, accept: str) -> http.Response:

@@ -26,6 +26,7 @@ from mitmproxy.proxy import mode_specs
 from .. import protocol
 from ..batch import boundary_of, is_batch
 from ..links import ANSWER_TYPES, LOCATION_HEADERS, SENT_TYPES, Origin, Rewriter, route
+from .flows import ANSWERED_BY, Answer, Memo
 from .guard import guarded
 from .session import CassetteSession
 
@@ -94,6 +95,7 @@ class UcwaLinks:
         self.session = session
         self.options: optmanager.OptManager | None = None
         self._routed: set[Origin] = set()  # hosts already logged as reached through the prefix
+        self._rewritten: Memo[tuple[tuple[tuple[bytes, bytes], ...], bytes | None]] = Memo()  # replayed answers
 
     def load(self, loader: addonmanager.Loader) -> None:
         self.options = loader.master.options
@@ -134,8 +136,22 @@ class UcwaLinks:
             return
         request = flow.request
         source = Origin(request.scheme, request.host.lower(), request.port)
-        belongs = self._session_hosts(target, source, response)
-        rewriter = Rewriter(client_origin(flow, self._keep_host_header), target, source, belongs)
+        proxy = client_origin(flow, self._keep_host_header)
+        if flow.metadata.get(ANSWERED_BY) != Answer.REPLAYED:
+            self._rewrite(response, proxy, target, source)
+            return
+        # a replayed answer: the same recorded bytes, rewritten the same way as long as the session's hosts are
+        key = (proxy, target, source, frozenset(self.session.linked), self.session.hosts, response.headers.fields,
+               response.raw_content)
+        fields, raw = self._rewritten.get(self.session.matcher, key,
+                                          lambda: self._rewrite(response, proxy, target, source))
+        response.headers = http.Headers(fields)
+        response.raw_content = raw
+
+    def _rewrite(self, response: http.Response, proxy: Origin, target: Origin,
+                 source: Origin) -> tuple[tuple[tuple[bytes, bytes], ...], bytes | None]:
+        """Rewrite the links of an answer from `source` for a client of `proxy`; its header fields and bytes then."""
+        rewriter = Rewriter(proxy, target, source, self._session_hosts(target, source, response))
         for name in (*LOCATION_HEADERS, _CHALLENGE):
             values = response.headers.get_all(name)
             new = [rewriter.header(name, value) for value in values]
@@ -143,6 +159,7 @@ class UcwaLinks:
                 response.headers.set_all(name, new)
         if response.raw_content is not None:
             _rewrite_body(response, ANSWER_TYPES, rewriter.text, rewriter.batch)
+        return response.headers.fields, response.raw_content
 
     def _session_hosts(self, target: Origin, source: Origin, response: http.Response) -> Callable[[str], bool]:
         """Whether a host is the session's: the reverse target, a host a UCWA answer linked to (the session learned

@@ -224,8 +224,7 @@ class UcwaReplayer(OptionsAddon):
 
     def _recorded(self, recorded: Response, http_version: str) -> http.Response:
         """A live response giving back a recorded one, built once per cassette loaded."""
-        self._prebuilt = self._prebuilt.for_tape(self.session.matcher)
-        return self._prebuilt.response(recorded, http_version)
+        return self._prebuilt.response(self.session.matcher, recorded, http_version)
 
     def _resync(self, flow: http.HTTPFlow) -> bool:
         """Answer `resync` to a P-GET whose ack its channel, known from the recording, cannot serve."""

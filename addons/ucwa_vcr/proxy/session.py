@@ -33,12 +33,28 @@ from ..simulation import Simulation
 from ..simulation import describe as describe_style
 from ..text import counted
 from .batch_writer import BatchWriter
+from .flows import ANSWERED_BY, Answer, Memo
 from .options_addon import OptionsAddon
 
 logger = logging.getLogger(__name__)
 
 MISSES_KEPT = 200
 _TEXT_MARKERS = ("json", "xml", "html", "text")
+
+
+def _links(flow: http.HTTPFlow, response: http.Response, memo: Memo[frozenset[str]], tape: object) -> frozenset[str]:
+    """The hosts an answer links to; a replayed one's read once per `tape` (the same recorded answers come again and
+    again)."""
+    if flow.metadata.get(ANSWERED_BY) == Answer.REPLAYED:
+        return memo.get(tape, (response.headers.fields, response.raw_content), lambda: _read_links(response))
+    return _read_links(response)
+
+
+def _read_links(response: http.Response) -> frozenset[str]:
+    """The hosts an answer links to (protocol.linked_hosts), from its headers and text body."""
+    ctype = response.headers.get("content-type", "").lower()
+    body = (response.get_text(strict=False) or "") if any(m in ctype for m in _TEXT_MARKERS) else ""
+    return frozenset(protocol.linked_hosts(list(response.headers.items(multi=True)), body))
 
 
 def _load(path: Path | None, mode: RecordMode) -> Cassette:
@@ -154,6 +170,7 @@ class CassetteSession(OptionsAddon):
         self.writer: BatchWriter | None = None
         self.simulation: Simulation | None = None  # ucwa_simulate, offline: the model answering meeting requests
         self._batches: BatchIndex | None = None
+        self._links_read: Memo[frozenset[str]] = Memo()  # the hosts replayed answers link to
         self.tally = Tally()
         self.held = 0  # exchanges in the cassette when it was loaded
         # the latest requests answered with a miss since the cassette was loaded (bounded: a long replay
@@ -254,9 +271,7 @@ class CassetteSession(OptionsAddon):
         reverse = isinstance(flow.client_conn.proxy_mode, mode_specs.ReverseMode)
         if response is None or (self.offline and not reverse) or not self.is_ucwa(flow):
             return  # offline every request is answered anyway: only reverse mode's link rewriting needs the hosts
-        ctype = response.headers.get("content-type", "").lower()
-        body = (response.get_text(strict=False) or "") if any(m in ctype for m in _TEXT_MARKERS) else ""
-        new = protocol.linked_hosts(list(response.headers.items(multi=True)), body) - self.linked
+        new = _links(flow, response, self._links_read, self.matcher) - self.linked
         if new:
             self.linked |= new
             logger.info("ucwa-vcr: %s linked by %s: UCWA from now on", ", ".join(sorted(new)),
