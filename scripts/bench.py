@@ -1,12 +1,18 @@
-"""Benchmarks: ucwa-vcr against mitmproxy's own replay, a fixed-response ceiling and the origin.
+"""Benchmarks: ucwa-vcr against mitmproxy's own replay, a fixed-response ceiling and plain pass-through.
 
 Usage:
-    scripts/bench            # the full run (a few minutes); writes artifacts/bench.json and .md
-    scripts/bench --quick    # under a minute: shorter load runs, smaller cassettes
+    scripts/bench                          # the full run; writes artifacts/bench.json and artifacts/bench.md
+    scripts/bench --quick                  # about a minute: one short round per comparison, smaller cassettes
+    scripts/bench --only session,simulate  # some sections only (single, session, record, simulate, cassettes, pytest)
 
-Everything runs on loopback in this process tree: a fake UCWA origin, mitmdump processes, and wrk
-(Debian's) as the load generator with keep-alive connections. Every load run is bounded in time
-(`wrk -d`) and every loop in count. Figures are ratios against baselines measured in the same run.
+Everything runs on loopback in this process tree: a fake UCWA origin, mitmdump processes in reverse mode, and
+wrk (Debian's) as the load generator, one keep-alive connection per thread, driven by scripts/bench_mix.lua:
+it cycles through a request mix and counts every answer whose status is not the one recorded for its request
+(or, for a target that answers otherwise by design, not the one it answers: the ceiling, ucwa_simulate's model).
+Two mixes: a recorded UCWA session (scripts/bench_session.py: gzip answers, bearer tokens, JSON and XML, 4xx
+answers) and the single uncompressed exchange of earlier benches. Every load run is bounded in time (`wrk -d`)
+and every loop in count. Targets compared with each other run in interleaved rounds; a figure is the median of
+the rounds, with their spread, and a ratio the median of the rounds' ratios.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -23,15 +28,92 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench_session import ROOT as DISCOVERY
+from bench_session import (
+    Exchange,
+    SessionWalk,
+    Step,
+    describe_mix,
+    fill_meetings,
+    read_mix,
+    repeated,
+    write_answer,
+    write_mix,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-RESOURCE = "/Autodiscover/AutodiscoverService.svc/root"
+ADDON = ROOT / "addons" / "ucwa.py"
 FIXED_RESPONSE = ROOT / "scripts" / "fixed_response.py"
+MIX_SCRIPT = ROOT / "scripts" / "bench_mix.lua"
+SECTIONS = ("single", "session", "record", "simulate", "cassettes", "pytest")
+SESSION_SECTIONS = {"session", "record", "simulate"}
+PASSWORD = "bench-password"
+MEETINGS = 12  # the user's meetings before the session: enough for list answers to be compressed
+CEILING_ANSWER = "meetings (JSON)"  # the session's answer the session ceiling gives to every request
+
+# The targets and mixes, as the tables name them.
+REPLAY = "ucwa-vcr replay"
+SERVER_REPLAY = "mitmproxy --server-replay"
+CEILING = "ceiling (fixed response)"
+ORIGIN = "fake origin directly"
+RECORD = "ucwa-vcr record"
+PASS_THROUGH = "mitmdump pass-through"
+SIMULATE = "ucwa-vcr simulate"
+REPEATABLE = "session, repeatable part"  # the session's requests the origin answers the same when repeated
+
+# (section, mix, numerator, denominator, clients, target): each ratio of rounds' req/s, and what it must reach.
+RATIOS: tuple[tuple[str, str, str, str, tuple[int, ...], float], ...] = (
+    ("session", "session", REPLAY, SERVER_REPLAY, (1, 16), 1.0),
+    ("session", "session", REPLAY, CEILING, (1, 16), 0.9),
+    ("single", "single", REPLAY, SERVER_REPLAY, (1, 16), 1.0),
+    ("single", "single", REPLAY, CEILING, (1, 16), 0.9),
+    ("record", REPEATABLE, RECORD, PASS_THROUGH, (16,), 0.85),
+    ("record", "single", RECORD, PASS_THROUGH, (16,), 0.85),
+    ("simulate", "session", SIMULATE, REPLAY, (1, 16), 0.9),
+)
+PYTEST_TARGET_MS = 5.0
+
+
+@dataclass(frozen=True)
+class Load:
+    """How long each wrk run lasts, and how many interleaved rounds a comparison gets."""
+
+    seconds: int
+    rounds: int
+
+
+@dataclass(frozen=True)
+class Mix:
+    """A request mix as wrk sends it: its name in the tables, and its Lua file (for scripts/bench_mix.lua)."""
+
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Target:
+    """What wrk runs against: mitmdump with `args` (reverse mode to the origin is added), or the origin itself (None).
+    `expect`: the Lua file of the mix's requests with the statuses this target answers, when they are not the recorded
+    ones (a ceiling answers everything alike, a model answers a repeated session as a server would)."""
+
+    args: list[str] | None
+    expect: Path | None = None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """An exchange or a session recorded through ucwa-vcr: its cassette, the mitmproxy flow file (-w), the exchanges."""
+
+    cassette: Path
+    flows: Path
+    exchanges: list[Exchange]
 
 
 def free_port() -> int:
@@ -44,7 +126,7 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 30) -> 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -72,83 +154,163 @@ def mitmdump(port: int, origin: str, *args: str) -> list[str]:
             "--mode", f"reverse:{origin}", *args]
 
 
-def wrk(url: str, clients: int, seconds: int) -> dict[str, float]:
-    """Requests per second and p50/p99 latency (ms) from one bounded wrk run."""
-    threads = min(clients, 2)
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-                          "-H", "Accept: application/json", url], capture_output=True, text=True,
-                         timeout=seconds + 60).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    pct = {p: _ms(re.search(rf"^\s+{p}%\s+([\d.]+\w+)", out, re.M).group(1)) for p in ("50", "99")}  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": pct["50"], "p99_ms": pct["99"], "non_2xx": int(errors.group(1)) if errors else 0}
-
-
-def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
-
-
-def record_seed(origin: str, work: Path) -> tuple[Path, Path]:
-    """One exchange with the origin, recorded both as a ucwa-vcr cassette and a mitmproxy flow file."""
+@contextmanager
+def serving(origin: str, target: Target) -> Iterator[str]:
+    """The URL of a target, started (mitmdump) for the duration of the block."""
+    if target.args is None:
+        yield origin
+        return
     port = free_port()
-    cassette, flows = work / "bench.yaml", work / "bench.mitm"
-    argv = mitmdump(port, origin, "-s", str(ROOT / "addons" / "ucwa.py"), "--set", f"ucwa_cassette={cassette}",
-                    "--set", "ucwa_record_mode=all", "-w", str(flows))
-    with process(argv, port):
-        subprocess.run(["curl", "-sS", "-o", "/dev/null", "-H", "Accept: application/json",
-                        f"http://127.0.0.1:{port}{RESOURCE}"], check=True, timeout=30)
-    return cassette, flows
+    with process(mitmdump(port, origin, *target.args), port):
+        yield f"http://127.0.0.1:{port}"
 
 
-def measure(origin: str, targets: dict[str, list[str] | None], clients: int, seconds: int, repeats: int,
-            before_each: Any = None) -> list[dict[str, Any]]:
-    """wrk against each target (mitmdump arguments, or None for the origin itself), in interleaved rounds;
-    the run with the median throughput is reported, so one noisy run on a 2-core machine does not decide."""
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
-    for _ in range(repeats):
-        for name, args in targets.items():
+def ucwa(cassette: Path, mode: str, *more: str) -> Target:
+    """ucwa-vcr on `cassette` in record mode `mode`, otherwise with the default options."""
+    return Target(["-s", str(ADDON), "--set", f"ucwa_cassette={cassette}", "--set", f"ucwa_record_mode={mode}", *more])
+
+
+def server_replay(flows: Path, *more: str) -> Target:
+    """mitmproxy's own replay of `flows`: reuse answers, kill requests that have none."""
+    return Target(["--server-replay", str(flows), "--set", "server_replay_reuse=true", "--set",
+                   "server_replay_extra=kill", "--set", "connection_strategy=lazy", *more])
+
+
+def ceiling(*more: str, expect: Path | None = None) -> Target:
+    """scripts/fixed_response.py, answering every request alike."""
+    return Target(["-s", str(FIXED_RESPONSE), "--set", "connection_strategy=lazy", *more], expect)
+
+
+def wrk(url: str, mix: Path, clients: int, seconds: int) -> dict[str, Any]:
+    """One bounded wrk run of a mix, one connection per thread: req/s, p50/p99 latency (ms), and the errors (answers
+    whose status is not one the mix accepts for their request, and socket errors: connect, read, write, timeout)."""
+    out = subprocess.run(["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s",
+                          "-s", str(MIX_SCRIPT), url, "--", str(mix)], capture_output=True, text=True,
+                         timeout=seconds + 60)
+    line = next((line for line in out.stdout.splitlines() if line.startswith("BENCH ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no figures (exit {out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
+    got = json.loads(line.removeprefix("BENCH "))
+    sockets = sum(got[kind] for kind in ("connect", "read", "write", "timeout"))
+    return {"rps": got["requests"] / got["duration_us"] * 1e6, "p50_ms": got["p50_us"] / 1000,
+            "p99_ms": got["p99_us"] / 1000, "requests": got["requests"], "status_errors": got["mismatches"],
+            "socket_errors": sockets}
+
+
+def summarise(name: str, mix: str, clients: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A target's row: the median round's figures, the spread of the rounds' req/s, and every round's errors."""
+    median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+    rps = [r["rps"] for r in runs]
+    status_errors = sum(r["status_errors"] for r in runs)
+    socket_errors = sum(r["socket_errors"] for r in runs)
+    return {"target": name, "mix": mix, "clients": clients, "rps": statistics.median(rps), "rps_min": min(rps),
+            "rps_max": max(rps), "runs_rps": rps, "p50_ms": median["p50_ms"], "p99_ms": median["p99_ms"],
+            "requests": sum(r["requests"] for r in runs), "errors": status_errors + socket_errors,
+            "status_errors": status_errors, "socket_errors": socket_errors}
+
+
+def measure(origin: str, targets: dict[str, Target], mix: Mix, clients: int, load: Load,
+            before_each: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """wrk with a mix against each target in interleaved rounds (a fresh process per run); a row per target."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    for _ in range(load.rounds):
+        for name, target in targets.items():
             if before_each:
                 before_each(name)
-            if args is None:
-                runs[name].append(wrk(origin + RESOURCE, clients, seconds))
-                continue
-            port = free_port()
-            with process(mitmdump(port, origin, *args), port):
-                runs[name].append(wrk(f"http://127.0.0.1:{port}{RESOURCE}", clients, seconds))
-    rows = []
-    for name, results in runs.items():
-        median = sorted(results, key=lambda r: r["rps"])[len(results) // 2]
-        rows.append({"target": name, "clients": clients, **median, "runs_rps": [r["rps"] for r in results]})
+            with serving(origin, target) as url:
+                runs[name].append(wrk(url, target.expect or mix.path, clients, load.seconds))
+    return [summarise(name, mix.name, clients, results) for name, results in runs.items()]
+
+
+def mix_file(work: Path, name: str, exchanges: list[Exchange]) -> Mix:
+    """Write a mix's Lua file into `work`."""
+    mix = Mix(name, work / ("mix-" + "".join(c if c.isalnum() else "-" for c in name) + ".lua"))
+    write_mix(mix.path, exchanges)
+    return mix
+
+
+def record_single(origin: str, work: Path) -> Recording:
+    """The single exchange (discovery, JSON, uncompressed, no token), recorded once through ucwa-vcr (mode all) with
+    curl."""
+    cassette, flows = work / "single.yaml", work / "single.mitm"
+    with serving(origin, ucwa(cassette, "all", "-w", str(flows))) as url:
+        subprocess.run(["curl", "-sS", "-o", "/dev/null", "-H", "Accept: application/json", url + DISCOVERY],
+                       check=True, timeout=30)
+    return Recording(cassette, flows, read_mix(flows, [Step("discovery", 200, repeatable=True)]))
+
+
+def record_session(origin: str, work: Path) -> Recording:
+    """The session, walked once through ucwa-vcr (mode all, and -w) after the user's meetings were made."""
+    fill_meetings(origin, PASSWORD, MEETINGS)
+    cassette, flows = work / "session.yaml", work / "session.mitm"
+    with serving(origin, ucwa(cassette, "all", "-w", str(flows))) as url:
+        steps = SessionWalk(url + DISCOVERY, PASSWORD).walk()
+    return Recording(cassette, flows, read_mix(flows, steps))
+
+
+def replay_rows(origin: str, recording: Recording, mix: Mix, targets: dict[str, Target],
+                load: Load) -> list[dict[str, Any]]:
+    """ucwa-vcr replaying (default options) against `targets`, at 1 and 16 clients."""
+    targets = {REPLAY: ucwa(recording.cassette, "none"), **targets}
+    return [row for clients in (1, 16) for row in measure(origin, targets, mix, clients, load)]
+
+
+def single_section(origin: str, single: Recording, work: Path, load: Load) -> list[dict[str, Any]]:
+    """Replay of the single exchange against mitmproxy's replay, the ceiling and the origin."""
+    targets = {SERVER_REPLAY: server_replay(single.flows), CEILING: ceiling(), ORIGIN: Target(None)}
+    return replay_rows(origin, single, mix_file(work, "single", single.exchanges), targets, load)
+
+
+def session_section(origin: str, session: Recording, work: Path, load: Load) -> list[dict[str, Any]]:
+    """Replay of the session against mitmproxy's replay and the ceiling. mitmproxy's replay matches on method, URL
+    and body only: told to compare Accept and Authorization too (ucwa-vcr compares them by default), it tells the 401
+    probe from the signed-in request and JSON from XML, and answers every request of the mix as recorded. The
+    ceiling answers every request with the session's CEILING_ANSWER, as recorded."""
+    answer = work / "ceiling.mitm"
+    write_answer(session.flows, CEILING_ANSWER, session.exchanges, answer)
+    status = next(e.status for e in session.exchanges if e.name == CEILING_ANSWER)
+    alike = mix_file(work, "session-ceiling", [replace(e, status=status) for e in session.exchanges])
+    targets = {SERVER_REPLAY: server_replay(session.flows, "--set", "server_replay_use_headers=Accept",
+                                            "--set", "server_replay_use_headers=Authorization"),
+               CEILING: ceiling("--set", f"fixed_response={answer}", expect=alike.path)}
+    return replay_rows(origin, session, mix_file(work, "session", session.exchanges), targets, load)
+
+
+def record_rows(origin: str, mix: Mix, work: Path, load: Load) -> list[dict[str, Any]]:
+    """Recording (mode all, into a new cassette each run) against plain pass-through, at 16 clients."""
+    cassette = work / f"recorded-{mix.path.stem}.yaml"
+    targets = {RECORD: ucwa(cassette, "all"), PASS_THROUGH: Target([])}
+
+    def fresh_cassette(name: str) -> None:
+        if name == RECORD:
+            cassette.unlink(missing_ok=True)
+
+    rows = measure(origin, targets, mix, 16, load, before_each=fresh_cassette)
+    rows[0]["interactions_written"] = cassette.read_text().count("\n- request:") if cassette.exists() else 0
     return rows
 
 
-def replay_section(origin: str, work: Path, seconds: int, repeats: int) -> list[dict[str, Any]]:
-    cassette, flows = record_seed(origin, work)
-    targets: dict[str, list[str] | None] = {
-        "ucwa-vcr replay": ["-s", str(ROOT / "addons" / "ucwa.py"), "--set", f"ucwa_cassette={cassette}",
-                            "--set", "ucwa_record_mode=none"],
-        "mitmproxy --server-replay": ["--server-replay", str(flows), "--set", "server_replay_reuse=true",
-                                      "--set", "server_replay_extra=kill", "--set", "connection_strategy=lazy"],
-        "ceiling (fixed response)": ["-s", str(FIXED_RESPONSE), "--set", "connection_strategy=lazy"],
-        "fake origin directly": None,
-    }
-    return [row for clients in (1, 16) for row in measure(origin, targets, clients, seconds, repeats)]
+def record_section(origin: str, single: Recording, session: Recording, work: Path,
+                   load: Load) -> list[dict[str, Any]]:
+    """Recording the session's requests the origin answers the same when repeated, and the single exchange."""
+    repeatable = mix_file(work, REPEATABLE, [e for e in session.exchanges if e.repeatable])
+    return [*record_rows(origin, repeatable, work, load),
+            *record_rows(origin, mix_file(work, "single", single.exchanges), work, load)]
 
 
-def record_section(origin: str, work: Path, seconds: int, repeats: int) -> list[dict[str, Any]]:
-    recorded = work / "recorded.yaml"
-    targets: dict[str, list[str] | None] = {
-        "ucwa-vcr record": ["-s", str(ROOT / "addons" / "ucwa.py"), "--set", f"ucwa_cassette={recorded}",
-                            "--set", "ucwa_record_mode=all"],
-        "mitmdump pass-through": [],
-    }
-    def fresh_cassette(name: str) -> None:
-        if name == "ucwa-vcr record":
-            recorded.unlink(missing_ok=True)
-
-    rows = measure(origin, targets, 16, seconds, repeats, before_each=fresh_cassette)
-    rows[0]["interactions_written"] = recorded.read_text().count("\n- request:") if recorded.exists() else 0
+def simulate_section(origin: str, session: Recording, work: Path, load: Load) -> list[dict[str, Any]]:
+    """ucwa_simulate against plain replay, on the session. The model answers a repeated session as a server would (a
+    repeated create is refused, a repeated delete finds nothing): the statuses it answers when the session is sent
+    twice in a row are accepted besides the recorded ones."""
+    simulate = ucwa(session.cassette, "none", "--set", "ucwa_simulate=true")
+    with serving(origin, simulate) as url:
+        answered = repeated(url, session.exchanges)
+    expect = mix_file(work, "session-simulated", answered).path
+    rows = replay_rows(origin, session, mix_file(work, "session", session.exchanges),
+                       {SIMULATE: replace(simulate, expect=expect)}, load)
+    for row in rows:
+        if row["target"] == SIMULATE:
+            row["also_accepted"] = {e.name: list(e.also) for e in answered if e.also}
     return rows
 
 
@@ -254,39 +416,148 @@ def pytest_section(work: Path, n: int) -> dict[str, float]:
             "plugin_per_test_ms": times["plugin"] / n * 1000, "control_per_test_ms": times["control"] / n * 1000}
 
 
-def report(results: dict[str, Any]) -> str:
-    """The Markdown tables for the README."""
-    lines = [f"`scripts/bench{' --quick' if results['quick'] else ''}` on {results['machine']}, "
-             f"mitmproxy {results['mitmproxy']}, Python {results['python']}; each load figure is the median of "
-             f"{results['runs_per_target']} interleaved {results['seconds_per_run']} s wrk runs.", "",
-             "| replay target | clients | req/s | p50 ms | p99 ms | non-2xx |", "|---|---:|---:|---:|---:|---:|"]
-    for r in results["replay"]:
-        lines.append(f"| {r['target']} | {r['clients']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                     f"{r['non_2xx']} |")
-    lines += ["", "| ratio | 1 client | 16 clients | target |", "|---|---:|---:|---|"]
-    for name, target in (("ucwa-vcr / server-replay", "≥ 1.0"), ("ucwa-vcr / ceiling", "≥ 0.9 at 16")):
-        ratio = results["ratios"][name]
-        lines.append(f"| {name} | {ratio['1']:.2f} | {ratio['16']:.2f} | {target} |")
-    rec = results["record"]
-    lines += ["", "| record (16 clients) | req/s | p99 ms |", "|---|---:|---:|"]
-    lines += [f"| {r['target']} | {r['rps']:.0f} | {r['p99_ms']:.2f} |" for r in rec]
-    lines.append(f"| ratio record / pass-through (target ≥ 0.8) | {results['ratios']['record / pass-through']:.2f} | |")
-    lines += ["", "| cassette | file MiB | load s (first) | load s (cached) | index s | peak MiB (first / cached) "
-                  "| cached peak ÷ file | match µs |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in results["cassettes"]:
+def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each ratio of RATIOS whose section ran: per round (the targets ran in the same round), its median and
+    spread, against its target."""
+    out = []
+    for section, mix, numerator, denominator, clients_list, target in RATIOS:
+        rows = {(r["mix"], r["target"], r["clients"]): r["runs_rps"] for r in results.get(section, [])}
+        for clients in clients_list:
+            if (mix, numerator, clients) not in rows:
+                continue
+            per_round = [a / b for a, b in zip(rows[(mix, numerator, clients)], rows[(mix, denominator, clients)],
+                                               strict=True)]
+            median = statistics.median(per_round)
+            out.append({"ratio": f"{numerator} / {denominator}", "mix": mix, "clients": clients, "median": median,
+                        "min": min(per_round), "max": max(per_round), "target": target, "met": median >= target})
+    return out
+
+
+def describe_mixes(mixes: dict[str, dict[str, Any]]) -> list[str]:
+    """A sentence per mix: its requests, statuses, answers and their compression."""
+    lines = []
+    for name, m in mixes.items():
+        by = ", ".join(f"{k} {v}" for k, v in sorted(m["methods"].items()))
+        statuses = ", ".join(f"{k}×{v}" if v > 1 else k for k, v in m["statuses"].items())
+        answers = ", ".join(f"{k} {v}" for k, v in sorted(m["answers"].items()))
+        lines.append(f"- {name}: {m['requests']} requests ({by}), statuses {statuses}; answers {answers}; "
+                     f"{m['gzip']} gzip-compressed; bearer token on {m['bearer']}; answer bodies "
+                     f"{m['answer_bytes_mean']:.0f} B on average (as sent), at most {m['answer_bytes_max']:,} B.")
+    return lines
+
+
+def load_table(results: dict[str, Any]) -> list[str]:
+    lines = ["| section | mix | target | clients | req/s | min–max | p50 ms | p99 ms | errors |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for section in ("session", "single", "record", "simulate"):
+        for r in results.get(section, []):
+            errors = f"{r['errors']}" + (f" ({r['status_errors']} status, {r['socket_errors']} socket)"
+                                         if r["errors"] else "")
+            lines.append(f"| {section} | {r['mix']} | {r['target']} | {r['clients']} | {r['rps']:.0f} | "
+                         f"{r['rps_min']:.0f}–{r['rps_max']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {errors} |")
+    return lines
+
+
+def ratio_table(results: dict[str, Any]) -> list[str]:
+    lines = ["| ratio | mix | clients | median | min–max | target | met |", "|---|---|---:|---:|---:|---:|---|"]
+    for r in results["ratios"]:
+        lines.append(f"| {r['ratio']} | {r['mix']} | {r['clients']} | {r['median']:.2f} | {r['min']:.2f}–{r['max']:.2f}"
+                     f" | ≥ {r['target']} | {'yes' if r['met'] else '**no**'} |")
+    return lines
+
+
+def cassette_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| cassette | file MiB | load s (first) | load s (cached) | index s | peak MiB (first / cached) "
+             "| cached peak ÷ file | match µs |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
         lines.append(f"| {r['interactions']:,} | {r['file_mib']:.1f} | {r['load_cold_s']:.2f} | {r['load_warm_s']:.2f} "
                      f"| {r['index_s']:.2f} | {r['peak_cold_mib']:.0f} / {r['peak_warm_mib']:.0f} "
                      f"| {r['memory_x_file']:.1f} | {r['match_us']:.1f} |")
-    p = results["pytest"]
-    lines += ["", f"pytest plugin: {p['per_test_ms']:.1f} ms per test over a plain test "
-                  f"({p['plugin_per_test_ms']:.1f} vs {p['control_per_test_ms']:.1f} ms, {p['tests']} tests, "
-                  "session-wide proxy)."]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def report(results: dict[str, Any]) -> str:
+    """The Markdown tables for the README."""
+    lines = [f"`scripts/bench{' --quick' if results['quick'] else ''}` ({', '.join(results['sections'])}) on "
+             f"{results['machine']} (wrk, mitmdump and the origin share them), mitmproxy {results['mitmproxy']}, "
+             f"Python {results['python']}.", ""]
+    if results["mixes"]:
+        lines += [f"Each load figure is the median of {results['rounds']} interleaved round(s) of "
+                  f"{results['seconds_per_run']} s wrk runs (one connection per thread), with the rounds' min–max; "
+                  "errors are answers whose status is not the recorded one (the ceiling: its own; simulate: see "
+                  "below), and socket errors, over all rounds. Mixes (cycled by each connection):",
+                  *describe_mixes(results["mixes"])]
+        if "session" in results:
+            lines.append(f"- the session's ceiling answers every request with the session's recorded "
+                         f"'{CEILING_ANSWER}' answer (its headers, its gzip body as stored).")
+        lines.append("")
+    if results["ratios"]:
+        lines += [*load_table(results), ""]
+        also = next((r["also_accepted"] for r in results.get("simulate", []) if "also_accepted" in r), None)
+        if also is not None:
+            lines += ["ucwa-vcr simulate answers a repeated session as a server would; accepted besides the recorded "
+                      "statuses: " + (", ".join(f"{name} {'/'.join(map(str, s))}" for name, s in also.items())
+                                      or "nothing") + ".", ""]
+        lines += [*ratio_table(results), ""]
+    if "cassettes" in results:
+        lines += [*cassette_table(results["cassettes"]), ""]
+    if "pytest" in results:
+        p = results["pytest"]
+        lines.append(f"pytest plugin: {p['per_test_ms']:.1f} ms per test over a plain test (target < "
+                     f"{PYTEST_TARGET_MS:.0f} ms; {p['plugin_per_test_ms']:.1f} vs {p['control_per_test_ms']:.1f} ms, "
+                     f"{p['tests']} tests, session-wide proxy).")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+@contextmanager
+def fake_origin() -> Iterator[str]:
+    """The fake UCWA origin, allowing one create beyond the user's meetings (the session's second gets 409)."""
+    port = free_port()
+    argv = [sys.executable, "-m", "ucwa_vcr.testing.fake_origin", "--port", str(port), "--password", PASSWORD,
+            "--max-meetings", str(MEETINGS + 1)]
+    with process(argv, port):
+        yield f"http://127.0.0.1:{port}"
+
+
+def load_sections(only: set[str], work: Path, load: Load) -> dict[str, Any]:
+    """The sections that drive load through proxies (single, session, record, simulate), and the mixes they send."""
+    results: dict[str, Any] = {"mixes": {}}
+    if not only & {"single", *SESSION_SECTIONS}:
+        return results
+    with fake_origin() as origin:
+        if only & {"single", "record"}:
+            single = record_single(origin, work)
+            results["mixes"]["single"] = describe_mix(single.exchanges)
+        if only & SESSION_SECTIONS:
+            session = record_session(origin, work)
+            results["mixes"]["session"] = describe_mix(session.exchanges)
+        if "record" in only:
+            results["mixes"][REPEATABLE] = describe_mix([e for e in session.exchanges if e.repeatable])
+        if "session" in only:
+            results["session"] = session_section(origin, session, work, load)
+        if "single" in only:
+            results["single"] = single_section(origin, single, work, load)
+        if "record" in only:
+            results["record"] = record_section(origin, single, session, work, load)
+        if "simulate" in only:
+            results["simulate"] = simulate_section(origin, session, work, load)
+    return results
+
+
+def parse_sections(value: str) -> set[str]:
+    """--only's comma-separated section names."""
+    chosen = {name.strip() for name in value.split(",") if name.strip()}
+    unknown = chosen - set(SECTIONS)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown section {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short runs and small cassettes (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="one short round per comparison, small cassettes")
+    parser.add_argument("--only", type=parse_sections, default=set(SECTIONS), metavar="SECTIONS",
+                        help=f"comma-separated sections to run (default all): {', '.join(SECTIONS)}")
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts", help="folder for bench.json and bench.md")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
@@ -294,27 +565,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import mitmproxy.version
 
-    seconds, repeats = (1, 1) if args.quick else (5, 3)
-    results: dict[str, Any] = {"quick": args.quick, "seconds_per_run": seconds, "runs_per_target": repeats,
-                               "python": sys.version.split()[0],
+    load = Load(1, 1) if args.quick else Load(5, 5)
+    started = time.monotonic()
+    results: dict[str, Any] = {"quick": args.quick, "sections": [s for s in SECTIONS if s in args.only],
+                               "seconds_per_run": load.seconds, "rounds": load.rounds, "python": sys.version.split()[0],
                                "mitmproxy": mitmproxy.version.VERSION, "machine": f"{os.cpu_count()} cores"}
     with tempfile.TemporaryDirectory(prefix="ucwa-bench-") as tmp:
         work = Path(tmp)
-        port = free_port()
-        origin = f"http://127.0.0.1:{port}"
-        with process([sys.executable, "-m", "ucwa_vcr.testing.fake_origin", "--port", str(port)], port):
-            results["replay"] = replay_section(origin, work, seconds, repeats)
-            results["record"] = record_section(origin, work, seconds, repeats)
-        results["cassettes"] = cassette_section(work, [1000, 10000] if args.quick else [1000, 10000, 100000])
-        results["pytest"] = pytest_section(work, 10 if args.quick else 50)
-    rps = {(r["target"], r["clients"]): r["rps"] for r in results["replay"]}
-    results["ratios"] = {
-        "ucwa-vcr / server-replay": {str(c): rps[("ucwa-vcr replay", c)] / rps[("mitmproxy --server-replay", c)]
-                                     for c in (1, 16)},
-        "ucwa-vcr / ceiling": {str(c): rps[("ucwa-vcr replay", c)] / rps[("ceiling (fixed response)", c)]
-                               for c in (1, 16)},
-        "record / pass-through": results["record"][0]["rps"] / results["record"][1]["rps"],
-    }
+        results |= load_sections(args.only, work, load)
+        if "cassettes" in args.only:
+            results["cassettes"] = cassette_section(work, [1000, 10000] if args.quick else [1000, 10000, 100000])
+        if "pytest" in args.only:
+            results["pytest"] = pytest_section(work, 10 if args.quick else 50)
+    results["ratios"] = ratios(results)
+    results["bench_seconds"] = time.monotonic() - started
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(results, indent=1))
     table = report(results)
