@@ -1,5 +1,5 @@
-"""The whole suite: no proxy variables and a private cassette cache in every test, the `e2e` marker on everything
-under tests/e2e/, and the cassette tools run in-process.
+"""The whole suite: no proxy variables in any test, the `e2e` marker on everything under tests/e2e/, and the
+cassette tools run in-process.
 
 tests/unit/ is fast and in-process; tests/e2e/ drives real processes and has its own fixtures (tests/e2e/conftest.py)
 and modules (processes.py, ucwa_client.py). `pytest -m "not e2e"` runs the unit part alone.
@@ -30,9 +30,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_proxy_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # the parsed-cassette cache goes under tmp_path too, where the secret scans look
-    monkeypatch.setenv("UCWA_VCR_CACHE", str(tmp_path / "cassette-cache"))
+def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     os.environ.setdefault("NO_COLOR", "1")

@@ -13,7 +13,7 @@ import requests
 from lxml import etree
 from ucwa_client import JSON, NS, XML, Client
 from ucwa_vcr.batch import batch_requests, batch_responses
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.cassette.model import Response
 
 

@@ -40,7 +40,7 @@ def test_quick_bench_reports_every_section(tmp_path):
             ("ucwa-vcr simulate / ucwa-vcr replay", "session", 16)} <= ratios
     assert all(r["min"] <= r["median"] <= r["max"] for r in results["ratios"])
     assert [r["interactions"] for r in results["cassettes"]] == [1000, 10000]
-    assert all(r["load_warm_s"] > 0 and r["match_us"] > 0 for r in results["cassettes"])
+    assert all(r["load_s"] > 0 and r["peak_mib"] > 0 and r["match_us"] > 0 for r in results["cassettes"])
     assert results["pytest"]["tests"] == 10
     table = (tmp_path / "bench.md").read_text()
     assert table.strip() == out.stdout.strip()

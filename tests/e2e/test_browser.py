@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from processes import ROOT
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.testing.fake_origin import PAGE
 
 ARTIFACTS = ROOT / "artifacts"

@@ -12,8 +12,7 @@ import ucwa_vcr
 from processes import BIN, SCRIPT, Proxy, files_containing, free_port
 from ucwa_client import Client
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import load_cassette
-from ucwa_vcr.cassette.codec import COMPLETE
+from ucwa_vcr.cassette.codec import COMPLETE, load_cassette
 from ucwa_vcr.cassette.model import Cassette
 from ucwa_vcr.cassette.writer import save_cassette
 

@@ -13,7 +13,7 @@ from lxml import etree
 from processes import BIN, SCRIPT, Proxy, free_port, get_when_up
 from ucwa_client import Client
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 
 MEETINGS = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
 NS = "{http://schemas.microsoft.com/rtc/2012/03/ucwa}"

@@ -11,7 +11,7 @@ import json
 import pytest
 from processes import files_containing
 from ucwa_client import Client
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.cassette.model import Cassette
 
 

@@ -9,7 +9,7 @@ import subprocess
 import requests
 from processes import BIN, SCRIPT, Proxy, free_port, get_when_up, wait_for
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 
 SEED_URL = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnlineMeetings"
 HEADERS = {"Accept": "application/json", "Authorization": "Bearer cwt=any-token"}

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from processes import BIN, files_containing
 from ucwa_client import JSON, XML, Client
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 
 KEY = "ucwa_pseudonym_key=e2e-test-key"
 # The people of the session: the signed-in user (the fake origin's), and attendees and leaders the client plants.

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 from processes import ROOT
-from ucwa_vcr.cassette.cache import load_cassette
-from ucwa_vcr.cassette.codec import COMPLETE
+from ucwa_vcr.cassette.codec import COMPLETE, load_cassette
 
 EXAMPLE = ROOT / "tests" / "example_suite"  # a user's suite, kept out of this suite's collection
 SEED = ROOT / "cassettes" / "myOnlineMeetings-seed.yaml"

@@ -17,8 +17,7 @@ from lxml import etree
 from processes import files_containing, wait_for
 from ucwa_client import NS, Client, poll_events_in_background
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import load_cassette
-from ucwa_vcr.cassette.codec import COMPLETE
+from ucwa_vcr.cassette.codec import COMPLETE, load_cassette
 from ucwa_vcr.cassette.writer import save_cassette
 
 AUTH = {"Authorization": "Bearer cwt=test-token"}

@@ -26,7 +26,7 @@ from mitmproxy import certs
 from processes import BIN, Proxy, files_containing, free_port
 from third_party import RootJoiningBot
 from ucwa_client import XML, Client
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.testing import representations
 from ucwa_vcr.testing.endpoints import Request
 from ucwa_vcr.testing.fake_origin import ROOT, FakeUcwa

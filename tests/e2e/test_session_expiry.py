@@ -16,7 +16,7 @@ import pytest
 import requests
 from processes import Proxy, wait_for
 from ucwa_client import JSON, Client
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.testing.fake_origin import FakeUcwa
 
 RULES = """faults:

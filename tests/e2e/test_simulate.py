@@ -26,7 +26,7 @@ from lxml import etree
 from mitmproxy import io as flow_io
 from processes import BIN, SCRIPT, Proxy, free_port
 from ucwa_client import JSON, NS, XML, Client, Step, poll_events_in_background
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.cassette.model import Interaction
 from ucwa_vcr.testing.fake_origin import FakeUcwa
 
@@ -160,21 +160,19 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
     before any test runs."""
     folder = tmp_path_factory.mktemp("recorded")
     cassette = folder / "departing.yaml"
-    with pytest.MonkeyPatch.context() as env:  # as tests/conftest.py does for each test
-        env.setenv("UCWA_VCR_CACHE", str(folder / "cassette-cache"))
-        fake = FakeUcwa(password=PASSWORD, max_meetings=5, event_timeout=10).start()
+    fake = FakeUcwa(password=PASSWORD, max_meetings=5, event_timeout=10).start()
+    try:
+        port = free_port()
+        proxy = Proxy([str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-host", "127.0.0.1", "--listen-port",
+                       str(port), "--set", f"confdir={folder / 'mitmproxy'}", "--set", f"ucwa_cassette={cassette}"],
+                      port, folder / "mitmproxy", folder / "record.log")
         try:
-            port = free_port()
-            proxy = Proxy([str(BIN / "mitmdump"), "-s", str(SCRIPT), "--listen-host", "127.0.0.1", "--listen-port",
-                           str(port), "--set", f"confdir={folder / 'mitmproxy'}", "--set", f"ucwa_cassette={cassette}"],
-                          port, folder / "mitmproxy", folder / "record.log")
-            try:
-                client = Client(proxy.session(), fake.discovery_url, PASSWORD)
-                record(client)
-            finally:
-                log = proxy.stop()
+            client = Client(proxy.session(), fake.discovery_url, PASSWORD)
+            record(client)
         finally:
-            fake.stop()
+            log = proxy.stop()
+    finally:
+        fake.stop()
     origin = StoppedOrigin(fake.server.server_address[1])
     with origin.sock:
         assert "ucwa-vcr: 10 exchanges written to" in log, log

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from processes import files_containing
 from third_party import OnlineMeetingsClient, RootJoiningBot, Seen
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.testing.fake_origin import FakeUcwa
 
 DISCOVERY = "http://lyncdiscover.contoso.example/"

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import ucwa_vcr
 from processes import ROOT, free_port, wait_for
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 
 pytestmark = pytest.mark.e2e(slow="builds the wheel and sdist, creates a venv and pip-installs the wheel into it")
 
@@ -94,7 +94,7 @@ def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Install
     home.mkdir()
     # unbuffered: the proxies' output goes to a file, read while they run
     env = {"PATH": os.pathsep.join([str(venv / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]), "HOME": str(home),
-           "LANG": "C.UTF-8", "NO_COLOR": "1", "UCWA_VCR_CACHE": str(home / "cassette-cache"), "PYTHONUNBUFFERED": "1"}
+           "LANG": "C.UTF-8", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                            capture_output=True, text=True, timeout=60, env=env, cwd=elsewhere, check=True)
     return Installed(venv / "bin", Path(where.stdout.strip()).resolve(), elsewhere, env)

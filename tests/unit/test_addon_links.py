@@ -21,7 +21,7 @@ from mitmproxy.proxy.layers.http import HttpRequestHook, HttpResponseHook
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import taddons, tflow
 from ucwa_vcr import protocol
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.cassette.model import header
 from ucwa_vcr.proxy.flows import ANSWERED_BY, Answer
 from ucwa_vcr.proxy.links import client_origin

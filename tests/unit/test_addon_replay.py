@@ -23,7 +23,7 @@ from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.net import encoding
 from mitmproxy.test import taddons, tflow
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
 from ucwa_vcr.cassette.writer import save_cassette
 from ucwa_vcr.proxy import replay as replay_module

@@ -21,8 +21,7 @@ import pytest
 import yaml
 from hostile import yaml_bomb
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import holds_live_secrets, load_cassette
-from ucwa_vcr.cassette.codec import dump_interaction, load_yaml, read_text
+from ucwa_vcr.cassette.codec import dump_interaction, load_cassette, load_yaml, read_text
 from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
 from ucwa_vcr.cassette.writer import save_cassette
 from ucwa_vcr.errors import FileError, RuleError
@@ -219,7 +218,6 @@ def use_cassette(cassette: Cassette, path: Path) -> None:
         matcher.match(interaction.request)
         dump_interaction(interaction)
         pretty_body(interaction.response)
-    holds_live_secrets(cassette)
 
 
 def check_cassette(path: Path, data: bytes) -> str | None:

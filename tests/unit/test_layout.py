@@ -12,7 +12,7 @@ import ucwa_vcr
 
 PACKAGE = Path(ucwa_vcr.__file__).parent
 PURE_CORE = ["ucwa_vcr", "ucwa_vcr.cassette.model", "ucwa_vcr.cassette.codec", "ucwa_vcr.cassette.writer",
-             "ucwa_vcr.cassette.cache", "ucwa_vcr.match", "ucwa_vcr.redact", "ucwa_vcr.fault_rules",
+             "ucwa_vcr.match", "ucwa_vcr.redact", "ucwa_vcr.fault_rules",
              "ucwa_vcr.protocol", "ucwa_vcr.options", "ucwa_vcr.errors", "ucwa_vcr.pytest_plugin",
              "ucwa_vcr.simulation", "ucwa_vcr.links", "ucwa_vcr.batch", "ucwa_vcr.session_state", "ucwa_vcr.text",
              "ucwa_vcr.pseudonyms"]

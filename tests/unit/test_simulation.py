@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from lxml import etree
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.cassette.model import Interaction, Request, Response, header
 from ucwa_vcr.protocol import UCWA_NS, parse_xml
 from ucwa_vcr.simulation import Simulation, events_body

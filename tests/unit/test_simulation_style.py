@@ -28,7 +28,7 @@ from test_simulation import (
     xml_props,
 )
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.cassette.model import Interaction, Request, header
 from ucwa_vcr.protocol import UCWA_NS, parse_xml
 from ucwa_vcr.simulation import describe, reference

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import load_cassette
+from ucwa_vcr.cassette.codec import load_cassette
 from ucwa_vcr.cassette.model import Cassette, Interaction, Request, Response
 from ucwa_vcr.cassette.writer import save_cassette
 

@@ -14,8 +14,7 @@ import requests
 import vcr
 from rich.console import Console
 from ucwa_vcr import DEFAULT_CASSETTE
-from ucwa_vcr.cassette.cache import load_cassette
-from ucwa_vcr.cassette.codec import dump_interaction
+from ucwa_vcr.cassette.codec import dump_interaction, load_cassette
 from ucwa_vcr.cassette.model import Response
 from ucwa_vcr.cassette.writer import CassetteWriter, save_cassette
 from ucwa_vcr.tools import commands

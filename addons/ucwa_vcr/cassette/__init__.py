@@ -1,1 +1,1 @@
-"""Cassettes: the model (no I/O), the YAML codec, the crash-safe writer and the cache of parsed cassettes."""
+"""Cassettes: the model (no I/O), the YAML codec, the crash-safe writer."""

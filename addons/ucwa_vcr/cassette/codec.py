@@ -1,20 +1,30 @@
 """The cassette file format: YAML text to and from the model, with one-line errors that name the line.
 
-Only a safe loader is used (libyaml's when available). Pure: no mitmproxy and no file writes here.
+Only a safe loader is used (libyaml's when available). Cassettes in the shape the writer emits are read by yaml_rs
+instead, some ten times faster, where that is sure to give what the safe loader gives (`fast_parse`). Pure: no
+mitmproxy and no file writes here.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
 from ..errors import CassetteError, FileError
-from .model import Cassette, Interaction
+from .model import VERSION, Cassette, Interaction, Shared
+
+fast_loads: Callable[..., Any] | None
+try:
+    from yaml_rs import loads as fast_loads
+except ImportError:  # a wheel missing for this platform: PyYAML reads every cassette, only slower
+    fast_loads = None
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +52,10 @@ _Dumper.add_representer(str, _represent_str)
 
 def dump_interaction(interaction: Interaction) -> bytes:
     """One interaction as a UTF-8 YAML sequence item, ready to append under `interactions:`."""
-    text = yaml.dump([interaction.to_data()], Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=4096)
-    return str(text).encode("utf-8")
+    text = str(yaml.dump([interaction.to_data()], Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=4096))
+    # The emitter ends a document holding a block that keeps its final line breaks (`|+`) with "...": in a cassette,
+    # where another interaction may follow, that would end the document there (and the file fail to load).
+    return text.removesuffix("...\n").encode("utf-8")
 
 
 def cut_tail(text: str) -> tuple[str, int | None]:
@@ -244,6 +256,12 @@ def _one_line(text: str, limit: int = 300) -> str:
 def parse(text: str, name: str) -> Cassette:
     """Parse cassette text; errors say `name:line: what is wrong`."""
     text = without_cut_tail(text, name)
+    cassette = fast_parse(text)
+    return cassette if cassette is not None else _safe_parse(text, name)
+
+
+def _safe_parse(text: str, name: str) -> Cassette:
+    """The cassette in `text` as PyYAML's safe loader reads it; errors say `name:line: what is wrong`."""
     return validated(load_yaml(text, name, aliases=False), text, name)
 
 
@@ -254,6 +272,24 @@ def validated(data: Any, text: str, name: str) -> Cassette:
     except CassetteError as e:
         place = f" (at {'.'.join(str(p) for p in e.where)})" if e.where else ""
         raise FileError(f"{name}:{line_of(text, e.where) or 1}: {e.message}{place}") from None
+
+
+def load_cassette(path: str | os.PathLike[str]) -> Cassette:
+    """Load a cassette file, or raise FileError with one line naming the file and the line.
+
+    A file in the writer's shape is read by yaml_rs a slice at a time (see `fast_parse`): the load never holds
+    the whole text beside the model. Any other file is read whole: by PyYAML, or by `parse` when a recording was
+    cut short in it (the fast path may read what comes before the cut).
+    """
+    try:
+        with open(path, "rb") as file:
+            cassette = _read(_file_slices(file))
+        if cassette is not None:
+            return cassette
+    except (OSError, ValueError):  # declined: read_text words what is wrong with the file, PyYAML what is in it
+        pass
+    text = read_text(path)
+    return _safe_parse(text, str(path)) if cut_tail(text)[1] is None else parse(text, str(path))
 
 
 def read_text(path: str | os.PathLike[str], what: str = "cassette") -> str:
@@ -269,3 +305,111 @@ def read_text(path: str | os.PathLike[str], what: str = "cassette") -> str:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise FileError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x}); a {what} is UTF-8") from None
+
+
+# -- the fast path: yaml_rs reads what the writer emits -----------------------------------------------
+# yaml_rs reads YAML 1.2 (with YAML 1.1's 0b and 1_000 integers), PyYAML's safe loader YAML 1.1: they read the
+# same text differently (yes/no/on/off, 017, 1:30, 1e3, timestamps, "<<" and "=", unknown tags, raw U+0085 and
+# U+2028, control characters, flow collections, several documents). So yaml_rs reads only _HEAD followed by text
+# that matches _ITEMS, a grammar of the writer's output narrow enough that both read it alike: no tag, anchor,
+# alias, directive, document marker, flow collection (but `[]`), comment (but the COMPLETE line) or key the model
+# does not know, and each scalar only in a form both read as the same value. Where the writer never goes it is
+# narrower still, with no difference known (a byte order mark, tabs, a line break after a space in quotes or to
+# column 0, lines of spaces in a block, indentation indicators but 2, duplicate keys): false alarms only cost time.
+# tests/unit/test_fast_yaml.py compares the two on the writer's output and on mutated text.
+
+# Printable characters but the line breaks of YAML 1.1 (U+0085, U+2028, U+2029), the byte order mark and tab:
+# PyYAML's reader refuses the rest; \n is the only line break allowed.
+_NON_ASCII = r"\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+_CHAR = r"\x20-\x7e" + _NON_ASCII
+# A plain scalar both read as that string: no bool or null word of YAML 1.1 or 1.2; a character that no number,
+# timestamp, .inf or .nan has (so never 1e3, 017, 0o17, 1:30, 2026-01-01); no indicator first (nor `<` or `=`,
+# YAML 1.1's merge and value keys); no ": " or " #" inside; no trailing space.
+_PLAIN = (r"(?!(?i:y|n|yes|no|on|off|true|false|null)\n)"
+          r"(?=[^\n]*[^\n0-9A-Fa-f+\-._: xXoObBtTzZiInNyY~])"
+          r"(?![\s\-?:,\[\]{}#&*!|>'\"%@`<=])"
+          rf"(?:[\x21\x22\x24-\x39\x3b-\x7e{_NON_ASCII}]++|:(?![ \n])|#| ++(?=[^ \n#]))++")
+# Quoted scalars: a line break inside as the writer folds (not after a space, not to column 0); double-quoted
+# escapes are those both know.
+_FOLD = r"(?<! )\n(?=[ \n])"
+_SINGLE = rf"'(?:[\x20-\x26\x28-\x7e{_NON_ASCII}]++|''|{_FOLD})*+'"
+_DOUBLE = (rf'"(?:[\x20\x21\x23-\x5b\x5d-\x7e{_NON_ASCII}]++|{_FOLD}|\\\n(?=[ \n])'
+           r'|\\[0abtnvfre "/\\N_LP]|\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*+"')
+_FLOW = f"(?:{_SINGLE}|{_DOUBLE}|{_PLAIN})"
+_NUMBER = r"(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,20}(?:e[-+][0-9]{1,3})?)?"
+
+
+def _literal(indent: int) -> str:
+    """A literal block scalar, its lines indented by `indent` (as the first line shows or `|2` states; the key is
+    two less), as the writer makes them: no line of spaces alone, none ending with a space."""
+    return (rf"\|(?:[-+]?\n\n*+(?= {{{indent}}}[^ \n])|2[-+]?\n)"
+            rf"(?:(?: {{{indent}}}[{_CHAR}]*(?<! ))?\n)*+")
+
+
+_FIELD = (rf"    (?:(?:method|url|reason|body)(?:_base64)?: (?:{_FLOW}\n|{_literal(6)})|status: {_NUMBER}\n"
+          rf"|raw: (?:true|false)\n|headers: \[\]\n|headers:\n(?:    - (?:base64: )?{_FLOW}\n)*+)")
+_ITEM = (rf"- request:\n(?:{_FIELD})*+  response:\n(?:{_FIELD})*+"
+         rf"(?:  (?:started(?:_base64)?: (?:{_FLOW}\n|{_literal(4)})|duration: {_NUMBER}\n))*+")
+_COMPLETE = re.escape(COMPLETE)
+# The interactions after _HEAD: no other YAML text is read by yaml_rs (`interactions: []` is left to PyYAML).
+_ITEMS = re.compile(rf"(?:{_ITEM}|{_COMPLETE})*+")
+_HEAD = f"version: {VERSION}\ninteractions:\n"
+# Characters read and parsed at once (yaml_rs's objects take some 3 times a slice's size): of 32 KiB to 1 MiB,
+# 256 KiB gave the lowest peak.
+_SLICE = 2**18
+
+
+def fast_parse(text: str) -> Cassette | None:
+    """The cassette in `text` read by yaml_rs, or None when this fast path declines (see `_read`). PyYAML then
+    reads the text, and words the error, if any, with its line."""
+    if not text.startswith(_HEAD):
+        return None
+    try:
+        return _read(_slices(text, len(_HEAD)))
+    except ValueError:  # yaml_rs's YAMLDecodeError (a duplicate key, a "\ud800" escape), CassetteError
+        return None
+
+
+def _read(slices: Iterable[str]) -> Cassette | None:
+    """The interactions the slices hold, read by yaml_rs, each slice made part of the model before the next is
+    read (a load holds the model and one slice's objects); None when yaml_rs is not installed or a slice does not
+    match _ITEMS; ValueError when yaml_rs or the model refuses a slice."""
+    if fast_loads is None:
+        return None
+    interactions: list[Interaction] = []
+    for piece in slices:
+        if not _ITEMS.fullmatch(piece):
+            return None
+        shared = Shared()  # one per slice: a memo of every distinct header line would grow with the file
+        # a duplicate key is an error (PyYAML keeps the last one: it reads such files); None: only COMPLETE lines
+        for item in fast_loads(piece, parse_datetime=False, duplicate_key_policy="error") or ():
+            interactions.append(Interaction.from_data(item, ("interactions", len(interactions)), shared))
+    return Cassette(interactions)
+
+
+def _slices(text: str, start: int) -> Iterator[str]:
+    """`text` from `start` on, in slices of at least _SLICE characters cut where an interaction starts. Exact: a
+    slice is read only when it matches _ITEMS, where a line "- request:" does nothing but start an interaction,
+    and what a cut elsewhere leaves (an open quote) does not match."""
+    while start < len(text):
+        end = text.find("\n- request:\n", start + _SLICE) + 1 or len(text)
+        yield text[start:end]
+        start = end
+
+
+def _file_slices(file: BinaryIO) -> Iterator[str]:
+    """A cassette file's text after _HEAD in slices cut where an interaction starts, read as they are needed;
+    ValueError when the file does not start with _HEAD, is not UTF-8, or has a cut tail (`parse` drops it)."""
+    if file.read(len(_HEAD)) != _HEAD.encode():
+        raise ValueError("not in the writer's shape")
+    data, piece, marked = file.read(_SLICE), "", False
+    while data:
+        block = file.read(_SLICE)  # read ahead: at the end, the rest is one slice
+        end = data.rfind(b"\n- request:\n") + 1 if block else len(data)
+        if end:
+            piece = data[:end].decode("utf-8")
+            marked = marked or COMPLETE in piece
+            yield piece
+        data = data[end:] + block
+    if marked and not piece.endswith(COMPLETE):
+        raise ValueError("a cut tail")

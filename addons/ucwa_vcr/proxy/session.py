@@ -20,8 +20,7 @@ from mitmproxy.proxy import mode_specs
 
 from .. import DEFAULT_CASSETTE, protocol
 from ..batch import BatchIndex
-from ..cassette.cache import load_cassette
-from ..cassette.codec import dump_interaction
+from ..cassette.codec import dump_interaction, load_cassette
 from ..cassette.model import Cassette, Interaction
 from ..cassette.writer import CassetteWriter, check_writable
 from ..errors import FileError, UsageError

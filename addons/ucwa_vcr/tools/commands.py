@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from ..cassette.cache import load_cassette
+from ..cassette.codec import load_cassette
 from ..cassette.model import Cassette, Message
 from ..cassette.writer import check_writable, save_cassette
 from ..errors import FileError, UcwaVcrError, UsageError
