@@ -56,6 +56,8 @@ def header_bytes(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
 
 def _message(m: http.Message) -> tuple[list[tuple[str, str]], bytes, bool]:
     headers = list(m.headers.items(multi=True))
+    if not m.raw_content:  # most requests: nothing to decode
+        return headers, b"", False
     try:
         return headers, m.content or b"", False
     except ValueError:  # a Content-Encoding that does not decode: keep the wire bytes

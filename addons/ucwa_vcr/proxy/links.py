@@ -109,12 +109,12 @@ class UcwaLinks:
         target = reverse_target(flow)
         if target is None:
             return
-        proxy = client_origin(flow, self._keep_host_header)
         found = route(flow.request.path)
         if found is not None:
             self._reroute(flow.request, *found)
-        rewriter = Rewriter(proxy, target, target, lambda host: False)
-        _rewrite_body(flow.request, SENT_TYPES, rewriter.restore, rewriter.restore_batch)
+        if flow.request.raw_content:  # what the client sends back may hold the links it was given
+            rewriter = Rewriter(client_origin(flow, self._keep_host_header), target, target, lambda host: False)
+            _rewrite_body(flow.request, SENT_TYPES, rewriter.restore, rewriter.restore_batch)
 
     def _reroute(self, request: http.Request, origin: Origin, path: str) -> None:
         """Send a request to `origin` for `path`, with that host in its Host header (unless keep_host_header)."""
