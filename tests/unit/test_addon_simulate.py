@@ -109,3 +109,14 @@ async def test_simulate_while_recording_is_refused_with_a_warning(tmp_path, capl
     with proxy(ucwa_simulate=True, ucwa_record_mode="all", ucwa_cassette=str(tmp_path / "new.yaml")) as addons:
         assert addons[1].simulation is None
     assert "ucwa_simulate answers offline only" in caplog.text
+
+
+async def test_a_recorded_answer_the_model_gives_back_is_built_once_as_replay_builds_it():
+    with proxy(ucwa_simulate=True) as addons:
+        flows = [await send(addons, "GET", MEETINGS) for _ in range(4)]
+    session = addons[1]
+    recorded = next(i.response for i in session.matcher.interactions
+                    if i.request.method == "GET" and i.request.url.endswith("myOnlineMeetings"))
+    assert [f.metadata[ANSWERED_BY] for f in flows] == [Answer.SIMULATED] * 4
+    assert {f.response.content for f in flows} == {recorded.body}, "byte for byte, as recorded"
+    assert len({id(f.response.headers.fields) for f in flows}) == 1, "one answer built, handed out four times"

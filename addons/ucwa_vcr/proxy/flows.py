@@ -36,6 +36,11 @@ MARKS = {Answer.REPLAYED: ":arrow_forward:", Answer.MISS: ":x:", Answer.FAULTED:
          Answer.SIMULATED: ":crystal_ball:"}
 
 
+def from_cassette(flow: http.HTTPFlow) -> bool:
+    """Whether a flow was answered from the cassette or its model: the same answers come again and again."""
+    return flow.metadata.get(ANSWERED_BY) in (Answer.REPLAYED, Answer.SIMULATED)
+
+
 def mark(flow: http.HTTPFlow, how: Answer, comment: str) -> None:
     """Show in mitmproxy's UIs how ucwa-vcr handled a flow (a fault may act on a real answer: only marked)."""
     flow.marked = MARKS[how]
@@ -156,9 +161,10 @@ T = TypeVar("T")
 
 
 class Memo(Generic[T]):
-    """The latest `size` results of work on replayed answers that depends only on its key (which holds the answer's
-    header fields and bytes: a prebuilt answer shares them), for one tape at a time. The same recorded answer is then
-    read once, not per request. Live answers are worked on directly: a memo of them would only hold their bodies."""
+    """The latest `size` results of work on answers from the cassette that depends only on its key (which holds the
+    answer's header fields and bytes: a prebuilt answer shares them), for one tape at a time. The same recorded answer
+    is then read once, not per request. Live answers are worked on directly: a memo of them would only hold their
+    bodies."""
 
     def __init__(self, size: int = 256) -> None:
         self.tape: object = None

@@ -26,7 +26,7 @@ from mitmproxy.proxy import mode_specs
 from .. import protocol
 from ..batch import boundary_of, is_batch
 from ..links import ANSWER_TYPES, LOCATION_HEADERS, SENT_TYPES, Origin, Rewriter, route
-from .flows import ANSWERED_BY, Answer, Memo
+from .flows import Memo, from_cassette
 from .guard import guarded
 from .session import CassetteSession
 
@@ -137,10 +137,10 @@ class UcwaLinks:
         request = flow.request
         source = Origin(request.scheme, request.host.lower(), request.port)
         proxy = client_origin(flow, self._keep_host_header)
-        if flow.metadata.get(ANSWERED_BY) != Answer.REPLAYED:
+        if not from_cassette(flow):
             self._rewrite(response, proxy, target, source)
             return
-        # a replayed answer: the same recorded bytes, rewritten the same way as long as the session's hosts are
+        # an answer from the cassette: the same bytes, rewritten the same way as long as the session's hosts are
         key = (proxy, target, source, frozenset(self.session.linked), self.session.hosts, response.headers.fields,
                response.raw_content)
         fields, raw = self._rewritten.get(self.session.matcher, key,

@@ -190,7 +190,8 @@ class UcwaReplayer(OptionsAddon):
         self.session.tally.simulated += 1
         mark(flow, Answer.SIMULATED, f"ucwa-vcr: simulated {flow.request.method} (the model learned from "
                                      f"{self.session.path}): {answer.status}")
-        flow.response = response_of(answer, flow.request.http_version)
+        flow.response = (self._recorded(answer, flow.request.http_version) if simulation.is_recorded(answer)
+                         else response_of(answer, flow.request.http_version))
         if flow.request.method.upper() != "GET":
             self._wake_held()
         return True

@@ -32,7 +32,7 @@ from ..simulation import Simulation
 from ..simulation import describe as describe_style
 from ..text import counted
 from .batch_writer import BatchWriter
-from .flows import ANSWERED_BY, Answer, Memo
+from .flows import Memo, from_cassette
 from .options_addon import OptionsAddon
 
 logger = logging.getLogger(__name__)
@@ -42,9 +42,8 @@ _TEXT_MARKERS = ("json", "xml", "html", "text")
 
 
 def _links(flow: http.HTTPFlow, response: http.Response, memo: Memo[frozenset[str]], tape: object) -> frozenset[str]:
-    """The hosts an answer links to; a replayed one's read once per `tape` (the same recorded answers come again and
-    again)."""
-    if flow.metadata.get(ANSWERED_BY) == Answer.REPLAYED:
+    """The hosts an answer links to; one from the cassette (or its model) read once per `tape`."""
+    if from_cassette(flow):
         return memo.get(tape, (response.headers.fields, response.raw_content), lambda: _read_links(response))
     return _read_links(response)
 

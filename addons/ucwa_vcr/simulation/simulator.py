@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +54,7 @@ class Simulation:
         self.calendar.seed(tape.initial())
         self._events: list[MeetingEvent] = []
         self.departed = False  # whether the model has answered a write the recording does not answer
+        self._recorded = {id(ex.response) for ex in tape.exchanges}  # (the tape keeps them: ids stay theirs)
 
     @classmethod
     def from_interactions(cls, interactions: Sequence[Interaction], max_meetings: int | None = None, *,
@@ -85,7 +85,7 @@ class Simulation:
         if found is not None:
             if found.writes:
                 self.calendar.follow(found)
-            return dataclasses.replace(found.response, headers=list(found.response.headers))
+            return found.response  # the recorded answer itself: the replay serves it as it serves the tape's
         live = Live.of(request, target.app, target.collection)
         method = request.method.upper()
         if target.kind == LIST:
@@ -100,6 +100,10 @@ class Simulation:
         if method == "PUT":
             return self._update(request, meeting, live)
         return self._delete(meeting, live) if method == "DELETE" else self.renderer.error("MethodNotAllowed", live)
+
+    def is_recorded(self, answer: Response) -> bool:
+        """Whether an answer is one the tape recorded (given back byte for byte), not one the model made."""
+        return id(answer) in self._recorded
 
     def pending_events(self) -> list[MeetingEvent]:
         """The model's changes since the last call, as event-channel entries (recorded writes replayed from the
