@@ -12,8 +12,8 @@ DEFAULT_CASSETTE = Path(__file__).with_name("seed.yaml")
 ADDON_SCRIPT = Path(__file__).parent / "addon" / "ucwa.py"
 
 
-def make_addons() -> list[object]:
-    """The addons in hook order (the loopback guard first: it sets where the proxy listens).
+def make_parts() -> list[object]:
+    """ucwa-vcr's parts in hook order (the loopback guard first: it sets where the proxy listens).
 
     Requests: faults first (an injected answer wins), then replay. Responses: the recorder keeps the real
     answer before faults may patch or break it. In reverse mode, UcwaLinks (after the recorder, before faults and
@@ -30,5 +30,13 @@ def make_addons() -> list[object]:
     from .proxy.session import CassetteSession
 
     session = CassetteSession()
-    return [UcwaLoopback(), session, UcwaRecorder(session), UcwaLinks(session), UcwaFaults(session),
-            UcwaReplayer(session), UcwaOfflineGuard(session)]
+    replayer = UcwaReplayer(session)
+    return [UcwaLoopback(), session, UcwaRecorder(session), UcwaLinks(session), UcwaFaults(session, replayer),
+            replayer, UcwaOfflineGuard(session)]
+
+
+def make_addons() -> list[object]:
+    """What mitmproxy loads: the parts (make_parts) as one addon (proxy.composite.UcwaVcr)."""
+    from .proxy.composite import UcwaVcr
+
+    return [UcwaVcr(make_parts())]

@@ -243,7 +243,8 @@ async def test_truncate_breaks_the_real_answer_in_the_response_hook(tmp_path):
 
 async def test_truncate_on_a_replayed_answer():
     session = CassetteSession()
-    faults, replayer = UcwaFaults(), UcwaReplayer(session)
+    replayer = UcwaReplayer(session)
+    faults = UcwaFaults(replayer=replayer)
     with taddons.context(Proxyserver(), session, faults, replayer) as tctx:
         tctx.configure(session, ucwa_cassette=str(DEFAULT_CASSETTE), ucwa_record_mode="none",
                        ucwa_inject=["GET myOnlineMeetings$=truncate"])
@@ -500,16 +501,17 @@ def anonymous(method: str, url: str, body: bytes = b"") -> http.HTTPFlow:
 
 @contextlib.contextmanager
 def replaying(cassette: Path, **options: Any) -> Iterator[tuple[UcwaFaults, UcwaReplayer, CassetteSession, taddons.context]]:
-    """The session, the faults and the replayer as make_addons wires them, replaying `cassette` offline."""
+    """The session, the faults and the replayer as make_parts wires them, replaying `cassette` offline."""
     session = CassetteSession()
-    faults, replayer = UcwaFaults(session), UcwaReplayer(session)
+    replayer = UcwaReplayer(session)
+    faults = UcwaFaults(session, replayer)
     with taddons.context(Proxyserver(), session, faults, replayer) as tctx:
         tctx.configure(session, ucwa_cassette=str(cassette), ucwa_record_mode="none", **options)
         yield faults, replayer, session, tctx
 
 
 async def through(faults: UcwaFaults, replayer: UcwaReplayer, f: http.HTTPFlow) -> http.HTTPFlow:
-    """A flow through the request hooks in make_addons' order, then the faults' response hook."""
+    """A flow through the request hooks in make_parts' order, then the faults' response hook."""
     await faults.request(f)
     await replayer.request(f)
     if f.response is not None:

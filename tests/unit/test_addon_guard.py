@@ -31,15 +31,15 @@ MEETINGS = "https://fe1.contoso.com//v1/applications/833/onlineMeetings/myOnline
 
 @contextlib.contextmanager
 def proxy(**options: Any) -> Iterator[tuple[list[Any], taddons.context]]:
-    """ucwa-vcr's addons, as make_addons() wires them, in one mitmproxy test master."""
-    addons = ucwa_vcr.make_addons()
+    """ucwa-vcr's addons, as make_parts() wires them, in one mitmproxy test master."""
+    addons = ucwa_vcr.make_parts()
     with taddons.context(Proxyserver(), *addons) as tctx:
         tctx.configure(addons[1], **options)
         yield addons, tctx
 
 
 def of_type(addons: list[Any], kind: type) -> Any:
-    """The addon of a kind in make_addons()' list (addons[1] is always the session, addons[-1] the guard)."""
+    """The addon of a kind in make_parts()' list (addons[1] is always the session, addons[-1] the guard)."""
     return next(addon for addon in addons if isinstance(addon, kind))
 
 

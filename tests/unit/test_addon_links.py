@@ -1,4 +1,4 @@
-"""The link-rewriting addon in process, wired as make_addons() will wire it (after the recorder, before faults and
+"""The link-rewriting addon in process, wired as make_parts() wires it (after the recorder, before faults and
 replay): flows from a reverse proxy go through mitmproxy's request and response hooks in order.
 
 In reverse mode a request for `/_ucwa_vcr/<scheme>/<host>:<port>/...` reaches the fault, replay and record hooks as
@@ -78,7 +78,7 @@ class Proxy:
 
 @contextlib.asynccontextmanager
 async def proxy(**options: Any) -> AsyncIterator[Proxy]:
-    addons = ucwa_vcr.make_addons()
+    addons = ucwa_vcr.make_parts()
     session = next(a for a in addons if isinstance(a, CassetteSession))
     with taddons.context(Proxyserver(), *addons) as tctx:
         tctx.configure(session, **options)

@@ -99,7 +99,7 @@ async def test_exchange_is_in_the_cassette_redacted_when_the_hook_returns(tmp_pa
 async def test_the_flows_answered_by_the_proxy_are_not_recorded(tmp_path):
     # wired as ucwa-vcr wires them, each flow through mitmproxy's request and response hooks in order
     path = seed_copy(tmp_path)
-    addons = ucwa_vcr.make_addons()
+    addons = ucwa_vcr.make_parts()
     with taddons.context(Proxyserver(), *addons) as tctx:
         session = next(a for a in addons if isinstance(a, CassetteSession))
         tctx.configure(session, ucwa_cassette=str(path), ucwa_record_mode="new_episodes",
@@ -133,7 +133,7 @@ async def test_patched_and_broken_answers_are_recorded_as_the_server_sent_them(t
     rules = tmp_path / "faults.yaml"
     rules.write_text("faults:\n  - match: {path: 'myOnlineMeetings$'}\n    patch: {set: {/subject: Patched}}\n"
                      "  - match: {path: '/1$'}\n    transport: truncate\n")
-    addons = ucwa_vcr.make_addons()
+    addons = ucwa_vcr.make_parts()
     served = b'{"subject": "Quarterly sales numbers"}'
     with taddons.context(Proxyserver(), *addons) as tctx:
         session = next(a for a in addons if isinstance(a, CassetteSession))

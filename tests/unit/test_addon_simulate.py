@@ -31,7 +31,7 @@ JSON = "application/json"
 
 @contextlib.contextmanager
 def proxy(**options: Any) -> Iterator[list[Any]]:
-    addons = ucwa_vcr.make_addons()
+    addons = ucwa_vcr.make_parts()
     with taddons.context(Proxyserver(), *addons) as tctx:
         tctx.configure(addons[1], **{"ucwa_cassette": str(DEFAULT_CASSETTE), "ucwa_record_mode": "none", **options})
         yield addons

@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mitmproxy import addonmanager, command, exceptions, http
 
@@ -66,6 +67,9 @@ from .flows import ANSWERED_BY, FAULT_LABEL, Answer, error_response, mark, reque
 from .guard import guarded
 from .options_addon import OptionsAddon
 from .session import CassetteSession
+
+if TYPE_CHECKING:
+    from .replay import UcwaReplayer
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +135,11 @@ class UcwaFaults(OptionsAddon):
 
     OPTIONS = ("ucwa_faults", "ucwa_inject", "ucwa_token_lifetime")
 
-    def __init__(self, session: CassetteSession | None = None) -> None:
+    def __init__(self, session: CassetteSession | None = None, replayer: UcwaReplayer | None = None) -> None:
         self.plan = FaultPlan()
         # its cassette holds the recorded 401 and its tally counts the faults; found among the addons when not given
         self.session = session
+        self.replayer = replayer  # holds unrecorded event P-GETs: released at once when their application expires
         self.state = SessionState()
         self.clock: Callable[[], float] = time.monotonic  # when tokens were fetched: replay time, not recorded
         self._addons: addonmanager.AddonManager | None = None
@@ -251,10 +256,8 @@ class UcwaFaults(OptionsAddon):
             if expired is not None:
                 self._expired_waiting[flow_id] = expired
                 channels.add(_path(flow))
-        replayer = self._addons.get("ucwareplayer") if self._addons is not None else None
-        release = getattr(replayer, "release_events", None)
-        if channels and callable(release):
-            release(channels.__contains__)
+        if channels and self.replayer is not None:
+            self.replayer.release_events(channels.__contains__)
 
     def _answer_expired(self, flow: http.HTTPFlow, expired: Expired, count: bool = True) -> None:
         """Answer for an expired token (the recorded 401) or application (its error): never the server's."""

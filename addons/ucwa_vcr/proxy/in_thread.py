@@ -20,9 +20,10 @@ from typing import Any
 from mitmproxy import certs, exceptions, options
 from mitmproxy.tools.dump import DumpMaster
 
-from .. import make_addons
+from .. import make_parts
 from ..errors import UsageError
 from ..options import RecordMode
+from .composite import UcwaVcr
 from .exchanges import Exchange, UcwaExchanges
 from .faults import UcwaFaults
 from .session import CassetteSession
@@ -63,10 +64,9 @@ class ProxyThread:
 
     async def _main(self) -> None:
         self.master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
-        self.addons = make_addons()
-        if not any(isinstance(a, UcwaExchanges) for a in self.addons):  # last: it sees every answer as it left
-            self.addons.append(UcwaExchanges(self.session))
-        self.master.addons.add(*self.addons)
+        self.parts = make_parts()
+        self.parts.append(UcwaExchanges(self.session))  # last: it sees every answer as it left
+        self.master.addons.add(UcwaVcr(self.parts))
         self.master.options.update(listen_host="127.0.0.1", listen_port=0, confdir=str(self.confdir),
                                    ucwa_record_mode=RecordMode.NONE.value)
         running = asyncio.ensure_future(self.master.run())
@@ -82,15 +82,15 @@ class ProxyThread:
 
     @property
     def session(self) -> CassetteSession:
-        return next(a for a in self.addons if isinstance(a, CassetteSession))
+        return next(a for a in self.parts if isinstance(a, CassetteSession))
 
     @property
     def faults(self) -> UcwaFaults:
-        return next(a for a in self.addons if isinstance(a, UcwaFaults))
+        return next(a for a in self.parts if isinstance(a, UcwaFaults))
 
     @property
     def keeper(self) -> UcwaExchanges:
-        return next(a for a in self.addons if isinstance(a, UcwaExchanges))
+        return next(a for a in self.parts if isinstance(a, UcwaExchanges))
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run `fn` on the proxy's event loop and return its result (exceptions are raised here)."""
