@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
+from mitmproxy import http
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons
 from ucwa_vcr import DEFAULT_CASSETTE
 from ucwa_vcr.cassette import writer as writer_module
 from ucwa_vcr.match import Miss
-from ucwa_vcr.proxy.session import CassetteSession
+from ucwa_vcr.proxy.session import CassetteSession, pretty_host
 
 pytestmark = pytest.mark.usefixtures("no_logged_errors")
 
@@ -48,3 +49,17 @@ async def test_with_several_bad_options_the_first_in_order_is_reported_every_tim
     assert errors == ["ucwa-vcr: ucwa_record_mode: 'sometimes' is not a record mode; "
                       "use one of once, new_episodes, none, all"], "record mode, scope, exhausted, matchers, hosts"
     caplog.clear()  # expected
+
+
+@pytest.mark.parametrize("host", [None, "127.0.0.1:9999", "[::1]:8080", "FE1.Contoso.COM", "user@host:1", "h:notaport",
+                                  "b\u00fccher.example", ""])
+@pytest.mark.parametrize("http_version", ["HTTP/1.1", "HTTP/2.0"])
+def test_the_host_a_flow_is_judged_by_is_mitmproxys_pretty_host(host, http_version):
+    request = http.Request.make("GET", "https://fe1.contoso.com:4443/ucwa/x", b"", {"Host": host} if host else {})
+    request.http_version = http_version
+    if http_version == "HTTP/2.0" and host:
+        request.authority = host
+    if host is None:
+        request.headers.pop("host", None)
+    for _ in range(2):  # parsed, then from the cache
+        assert pretty_host(request) == request.pretty_host

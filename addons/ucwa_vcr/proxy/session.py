@@ -9,6 +9,7 @@ file, which mode, which hosts are UCWA, what is redacted, how requests match).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import Counter, deque
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mitmproxy import command, http
+from mitmproxy.net.http import url
 from mitmproxy.proxy import mode_specs
 
 from .. import DEFAULT_CASSETTE, protocol
@@ -53,6 +55,18 @@ def _read_links(response: http.Response) -> frozenset[str]:
     ctype = response.headers.get("content-type", "").lower()
     body = (response.get_text(strict=False) or "") if any(m in ctype for m in _TEXT_MARKERS) else ""
     return frozenset(protocol.linked_hosts(list(response.headers.items(multi=True)), body))
+
+
+def pretty_host(request: http.Request) -> str:
+    """`request.pretty_host` (the Host header's host, else the request's), its parse cached: asked several times
+    per flow, it cost more than the rest of `is_ucwa`."""
+    authority = request.host_header
+    return _host_of(authority) if authority else request.host
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_of(authority: str) -> str:
+    return url.parse_authority(authority, check=False)[0]
 
 
 def _load(path: Path | None, mode: RecordMode) -> Cassette:
@@ -258,7 +272,7 @@ class CassetteSession(OptionsAddon):
     def is_ucwa(self, flow: http.HTTPFlow) -> bool:
         """Whether a flow is UCWA traffic: by `ucwa_hosts` when set, else by the protocol's URLs and by the hosts
         the session's own answers linked to."""
-        host = flow.request.pretty_host
+        host = pretty_host(flow.request)
         if self.hosts is not None:
             return bool(self.hosts.search(host))
         return host.lower() in self.linked or protocol.is_ucwa(host, flow.request.path)
