@@ -30,6 +30,7 @@ from urllib.parse import unquote
 
 from .batch import part_spans
 from .protocol import AAD_HOST
+from .scan import caseless, sub_near
 
 PREFIX = "_ucwa_vcr"  # the first path segment of a link to a host other than the reverse target
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -44,6 +45,7 @@ LOCATION_HEADERS = ("location", "content-location")
 _HREF = re.compile(r"""(?P<lead>(?<![\w-])href\\?"?\s*[:=]\s*(?:\\?["'])?)"""
                    r"""(?:(?P<scheme>https?):(?P<slashes>(?:\\?/){2})(?P<authority>[^/\\"'\s,<>?#]+)"""
                    r"""|(?P<root>\\?/)(?!\\?/))""", re.IGNORECASE)
+_HREF_NEEDLES = ("href",)  # where an _HREF match starts, lower-cased
 # A Location header: the whole value is the URL.
 _LOCATION = re.compile(r"""^(?P<lead>\s*)(?:(?P<scheme>https?):(?P<slashes>//)(?P<authority>[^/\s?#]+)"""
                        r"""|(?P<root>/)(?!/))""", re.IGNORECASE)
@@ -182,8 +184,8 @@ class Rewriter:
         return lead + _escaped(self._base(origin), "\\" in m["slashes"])
 
     def text(self, text: str) -> str:
-        """A body's links rewritten (JSON, XML, HTML: every `href`)."""
-        return _HREF.sub(self._link, text)
+        """A body's links rewritten (JSON, XML, HTML: every `href`); _HREF.sub, tried only at its needles."""
+        return sub_near(text, caseless(text), _HREF_NEEDLES, 0, _HREF, self._link)
 
     def header(self, name: str, value: str) -> str:
         """A header value with its links rewritten: Location, Content-Location, a challenge's href."""
@@ -191,7 +193,7 @@ class Rewriter:
         if lname in LOCATION_HEADERS:
             return _LOCATION.sub(self._link, value, count=1)
         if lname == "www-authenticate":
-            return _HREF.sub(self._link, value)
+            return self.text(value)
         return value
 
     def batch(self, text: str, boundary: str) -> str:

@@ -10,6 +10,8 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
+from .scan import caseless, finditer_near
+
 UCWA_NS = "http://schemas.microsoft.com/rtc/2012/03/ucwa"
 
 # Paths served by a UCWA front end (web ticket path case varies between servers). Clients that join hrefs onto
@@ -24,6 +26,7 @@ AAD_TOKEN_PATH = re.compile(r"^/+[^/]+/oauth2/(v2\.0/)?token(\?|$)", re.IGNORECA
 # Bearer authorization_uri of a 401 challenge, quoted or not.
 _LINK = re.compile(r"""(?:href|authorization_uri)"?\s*[:=]\s*["']?https?:(?:\\?/){2}([^/\\"'\s,<>?#]+)""",
                    re.IGNORECASE)
+_LINK_NEEDLES = ("href", "authorization_uri")  # where a _LINK match starts, lower-cased
 _LOCATION = re.compile(r"^\s*https?://([^/\s?#]+)", re.IGNORECASE)
 
 # The per-session application id: /ucwa/oauth/v1/applications/<id>/..., /ucwa/v1/..., //v1/... (docs).
@@ -57,14 +60,19 @@ def _hostname(authority: str) -> str:
     return host.partition(":")[0].lower()
 
 
+def _link_hosts(text: str) -> set[str]:
+    """The hosts of the absolute links in a body or a challenge (_LINK.finditer, tried only at its needles)."""
+    return {_hostname(m.group(1)) for m in finditer_near(text, caseless(text), _LINK_NEEDLES, 0, _LINK)}
+
+
 def linked_hosts(headers: list[tuple[str, str]], body: str) -> set[str]:
     """The hosts an answer sends its client to: absolute hrefs in the body, WWW-Authenticate hrefs and
     authorization_uri, Location. A session's discovery document names its pool this way."""
-    found = {_hostname(m.group(1)) for m in _LINK.finditer(body)}
+    found = _link_hosts(body)
     for name, value in headers:
         lname = name.lower()
         if lname == "www-authenticate":
-            found.update(_hostname(m.group(1)) for m in _LINK.finditer(value))
+            found |= _link_hosts(value)
         elif lname in ("location", "content-location"):
             m = _LOCATION.match(value)
             if m:

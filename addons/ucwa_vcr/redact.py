@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
 from .cassette.model import Cassette, Headers, Interaction, Message, Request, Response
+from .scan import sub_near
 
 PLACEHOLDER = "REDACTED"
 # A placeholder number this long was never written by a redactor (numbering starts at 1 per cassette);
@@ -328,35 +329,9 @@ def _patterns(fields: frozenset[str], form_fields: frozenset[str]) -> _Patterns:
 
 def _sub_near(text: str, low: str, needles: Iterable[str], back: int, pattern: re.Pattern[str],
               replace: Callable[[re.Match[str]], str]) -> tuple[str, str]:
-    """`pattern.sub(replace, text)` for a pattern whose matches start `back` characters before a needle, and the
-    result lower-cased: the regex engine only starts where a needle stands in `low` (the lower-cased text).
-
-    A pattern that begins with a look-behind or a case-insensitive name makes `re` try every position of a
-    2 KB body (80 µs); finding the names with str.find first costs a few.
-    """
-    if len(low) != len(text):  # a few characters change length when lower-cased: positions would not agree
-        new = pattern.sub(replace, text)
-        return new, (low if new is text else new.lower())
-    starts: set[int] = set()
-    for needle in needles:
-        i = low.find(needle)
-        while i >= 0:
-            starts.add(i - back)
-            i = low.find(needle, i + 1)
-    out: list[str] = []
-    last = 0
-    for start in sorted(starts):
-        if start < last:  # inside the previous match, or before the text
-            continue
-        m = pattern.match(text, start)
-        if m:
-            out += (text[last:start], replace(m))
-            last = m.end()
-    if not out:
-        return text, low
-    out.append(text[last:])
-    new = "".join(out)
-    return new, new.lower()
+    """scan.sub_near's result and that result lower-cased (`low` itself when nothing changed)."""
+    new = sub_near(text, low, needles, back, pattern, replace)
+    return new, (low if new is text else new.lower())
 
 
 class Redactor:

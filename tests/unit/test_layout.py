@@ -15,7 +15,7 @@ PURE_CORE = ["ucwa_vcr", "ucwa_vcr.cassette.model", "ucwa_vcr.cassette.codec", "
              "ucwa_vcr.match", "ucwa_vcr.redact", "ucwa_vcr.fault_rules",
              "ucwa_vcr.protocol", "ucwa_vcr.options", "ucwa_vcr.errors", "ucwa_vcr.pytest_plugin",
              "ucwa_vcr.simulation", "ucwa_vcr.links", "ucwa_vcr.batch", "ucwa_vcr.session_state", "ucwa_vcr.text",
-             "ucwa_vcr.pseudonyms"]
+             "ucwa_vcr.pseudonyms", "ucwa_vcr.scan"]
 LONGEST_FUNCTION = 60  # lines
 LONGEST_CLASS = 200
 
