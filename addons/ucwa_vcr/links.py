@@ -22,6 +22,7 @@ ASCII-compatible charset and every other byte stays as it was.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -73,8 +74,9 @@ class Origin:
     host: str
     port: int
 
-    @classmethod
-    def parse(cls, scheme: str, authority: str) -> Origin | None:
+    @staticmethod
+    @functools.lru_cache(maxsize=1024)  # an answer names a few origins, over and over
+    def parse(scheme: str, authority: str) -> Origin | None:
         """The origin of `scheme://authority` (user info dropped, the default port made explicit); None if the
         authority is not `host[:port]`."""
         scheme = scheme.lower()
@@ -89,15 +91,15 @@ class Origin:
         if not _HOST.match(host) or scheme not in DEFAULT_PORTS or not (port_text.isdigit() or port_text == ""):
             return None
         port = int(port_text) if port_text else DEFAULT_PORTS[scheme]
-        return cls(scheme, host.lower(), port) if 0 < port < 65536 else None
+        return Origin(scheme, host.lower(), port) if 0 < port < 65536 else None
 
-    @property
+    @functools.cached_property
     def authority(self) -> str:
         """`host:port`, always with the port (IPv6 in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    @property
+    @functools.cached_property
     def url(self) -> str:
         """`scheme://host[:port]`, the port only when it is not the scheme's default."""
         authority = self.authority
@@ -105,7 +107,7 @@ class Origin:
             authority = authority.rpartition(":")[0]
         return f"{self.scheme}://{authority}"
 
-    @property
+    @functools.cached_property
     def prefix(self) -> str:
         """The path prefix that routes a request to this origin: `/_ucwa_vcr/https/fe1.contoso.com:443`."""
         return f"/{PREFIX}/{self.scheme}/{self.authority}"
