@@ -18,7 +18,7 @@ from ucwa_vcr.proxy.session import CassetteSession
 def test_every_hook_a_part_defines_is_passed_on():
     defined = {name for part in ucwa_vcr.make_parts() for name in dir(part)
                if name in hooks.all_hooks and callable(getattr(part, name))}
-    assert defined and defined <= set(HOOKS)
+    assert defined and defined <= {*HOOKS, "load"}
     assert {"request", "response", "configure", "done", "server_connect"} <= defined
 
 
@@ -60,3 +60,12 @@ async def test_make_addons_is_one_addon_and_the_parts_commands_are_mitmproxys():
         session.matcher.match(session.matcher.interactions[0].request)
         tctx.master.commands.call("ucwa.rewind")
         assert not session.matcher._used, "rewound"
+
+
+async def test_a_hook_replaced_after_the_composite_was_made_is_the_one_called(monkeypatch):
+    log: list[str] = []
+    part = Part("a", log)
+    composite = UcwaVcr([part, SlowPart("b", log)])
+    monkeypatch.setattr(Part, "request", lambda self, flow: log.append(f"patched {flow}"))
+    await composite.request("f")
+    assert log == ["patched f", "b f"]

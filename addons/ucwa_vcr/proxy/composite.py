@@ -13,22 +13,23 @@ from typing import Any
 
 from mitmproxy import addonmanager
 
-# Every mitmproxy hook a part defines (tests/unit/test_composite.py checks that none is missing).
-HOOKS = ("load", "configure", "running", "done", "requestheaders", "request", "responseheaders", "response", "error",
+# Every mitmproxy hook a part defines but `load` (tests/unit/test_composite.py checks that none is missing).
+HOOKS = ("configure", "running", "done", "requestheaders", "request", "responseheaders", "response", "error",
          "server_connect")
 
 
-def _in_order(calls: list[Callable[..., Any]]) -> Callable[..., Any]:
-    """One hook calling `calls` in order, as mitmproxy would call each part's: awaiting those that are async."""
-    if not any(inspect.iscoroutinefunction(call) for call in calls):
+def _in_order(hook: str, parts: list[object]) -> Callable[..., Any]:
+    """One hook calling `hook` of each of `parts` in order, as mitmproxy would call each part's: awaiting those that
+    are async. Each part's hook is looked up when called, so a hook replaced later (a test's patch) is the one run."""
+    if not any(inspect.iscoroutinefunction(getattr(part, hook)) for part in parts):
         def run(*args: Any) -> None:
-            for call in calls:
-                call(*args)
+            for part in parts:
+                getattr(part, hook)(*args)
         return run
 
     async def run_async(*args: Any) -> None:
-        for call in calls:
-            result = call(*args)
+        for part in parts:
+            result = getattr(part, hook)(*args)
             if inspect.isawaitable(result):
                 await result
     return run_async
@@ -42,13 +43,14 @@ class UcwaVcr:
     def __init__(self, parts: Sequence[object]) -> None:
         self.parts = list(parts)
         for hook in HOOKS:
-            calls = [getattr(part, hook) for part in self.parts if callable(getattr(part, hook, None))]
-            if hook == "load":
-                calls.append(self._commands)
-            if calls:
-                setattr(self, hook, _in_order(calls))
+            having = [part for part in self.parts if callable(getattr(part, hook, None))]
+            if having:
+                setattr(self, hook, _in_order(hook, having))
 
-    def _commands(self, loader: addonmanager.Loader) -> None:
-        """Register the parts' commands (mitmproxy looks for them only on the addons it knows)."""
+    def load(self, loader: addonmanager.Loader) -> None:
+        """Load each part; register the parts' commands (mitmproxy looks for them only on the addons it knows)."""
+        for part in self.parts:
+            if callable(getattr(part, "load", None)):
+                part.load(loader)  # type: ignore[attr-defined]
         for part in self.parts:
             loader.master.commands.collect_commands(part)
