@@ -74,7 +74,10 @@ def pyyaml_dump(data: dict[str, Any]) -> bytes:
 # Anything else -- and a line that could reach the width, where libyaml folds at a space -- returns None: PyYAML
 # writes that interaction. tests/unit/test_fast_dump.py compares the two byte for byte.
 _WIDTH = 4096
-_PRINTABLE = "\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+# The characters past ASCII that are text to libyaml's emitter and to both readers (a regex class range): printable,
+# no line break of YAML 1.1 (U+0085, U+2028, U+2029), no byte order mark, no U+FFFE/U+FFFF, within the BMP.
+_BMP_TEXT = "\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+_PRINTABLE = "\x20-\x7e" + _BMP_TEXT
 _LINE_TEXT = re.compile(f"[{_PRINTABLE}]*")
 # A literal block libyaml keeps literal needs no indentation indicator (no leading space or break), no space before
 # a break or at the end; one final break at most (more would be `|+`, which PyYAML ends with "...").
@@ -447,7 +450,7 @@ def read_text(path: str | os.PathLike[str], what: str = "cassette") -> str:
 
 # Printable characters but the line breaks of YAML 1.1 (U+0085, U+2028, U+2029), the byte order mark and tab:
 # PyYAML's reader refuses the rest; \n is the only line break allowed.
-_NON_ASCII = r"\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+_NON_ASCII = _BMP_TEXT + "\U00010000-\U0010ffff"
 _CHAR = r"\x20-\x7e" + _NON_ASCII
 # A plain scalar both read as that string: no bool or null word of YAML 1.1 or 1.2; a character that no number,
 # timestamp, .inf or .nan has (so never 1e3, 017, 0o17, 1:30, 2026-01-01); no indicator first (nor `<` or `=`,
