@@ -1,4 +1,4 @@
-"""Work on recorded answers done once (proxy.flows.Prebuilt and Memo): the same bytes as building them per request,
+"""Work on recorded answers done once (proxy.flows.prebuilt and Memo): the same bytes as building them per request,
 independent responses, bounded, and for one cassette at a time."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import gzip
 import pytest
 from mitmproxy.net import encoding
 from ucwa_vcr.cassette.model import Response
-from ucwa_vcr.proxy.flows import Memo, Prebuilt, response_of
+from ucwa_vcr.proxy.flows import Memo, body_size, prebuilt, response_of
 
 GZIPPED = Response(status=200, reason="OK", headers=[("Content-Type", "application/json"), ("Content-Encoding", "gzip"),
                                                       ("Transfer-Encoding", "chunked"), ("X-Name", "caf\udce9")],
@@ -16,6 +16,11 @@ GZIPPED = Response(status=200, reason="OK", headers=[("Content-Type", "applicati
 TAPE = object()  # what recorded answers belong to (the session's matcher)
 RAW = Response(status=404, reason="Pas trouvé", headers=[("Content-Encoding", "gzip"), ("Content-Length", "9")],
                body=b"\x1f\x8bnot gzip", raw=True)
+
+
+def answers(budget: int = 64 * 2**20) -> Memo:
+    """A memo of built answers, as the replayer keeps one."""
+    return Memo(budget, body_size)
 
 
 def wire(response) -> tuple:
@@ -26,28 +31,28 @@ def wire(response) -> tuple:
 @pytest.mark.parametrize("recorded", [GZIPPED, RAW, Response(status=204)], ids=["gzip", "raw", "empty"])
 @pytest.mark.parametrize("http_version", ["HTTP/1.1", "HTTP/2.0", "HTTP/1.0"])
 def test_a_prebuilt_answer_is_what_building_it_per_request_gives(recorded, http_version):
-    prebuilt = Prebuilt()
+    built = answers()
     for _ in range(3):  # built, then served from the cache
-        assert wire(prebuilt.response(TAPE, recorded, http_version)) == wire(response_of(recorded, http_version))
+        assert wire(prebuilt(built, TAPE, recorded, http_version)) == wire(response_of(recorded, http_version))
 
 
 def test_the_body_is_encoded_once_however_often_it_is_answered(monkeypatch):
     calls = []
     real = encoding.encode
     monkeypatch.setattr(encoding, "encode", lambda content, name: calls.append(name) or real(content, name))
-    prebuilt = Prebuilt()
-    answers = [prebuilt.response(TAPE, GZIPPED) for _ in range(50)]
+    built = answers()
+    given = [prebuilt(built, TAPE, GZIPPED) for _ in range(50)]
     assert calls == ["gzip"]
-    assert {gzip.decompress(a.raw_content) for a in answers} == {GZIPPED.body}
+    assert {gzip.decompress(a.raw_content) for a in given} == {GZIPPED.body}
 
 
 def test_each_answer_is_a_response_of_its_own():
-    prebuilt = Prebuilt()
-    first = prebuilt.response(TAPE, GZIPPED)
+    built = answers()
+    first = prebuilt(built, TAPE, GZIPPED)
     first.headers["X-Fault"] = "injected"  # as the faults addon may change an answer
     first.status_code = 503
     first.content = b"changed"
-    second = prebuilt.response(TAPE, GZIPPED)
+    second = prebuilt(built, TAPE, GZIPPED)
     assert "X-Fault" not in second.headers and second.status_code == 200
     assert gzip.decompress(second.raw_content) == GZIPPED.body
     assert second.timestamp_start >= first.timestamp_start
@@ -55,23 +60,24 @@ def test_each_answer_is_a_response_of_its_own():
 
 def test_the_cache_keeps_the_most_recently_used_answers_within_its_budget():
     bodies = [Response(status=200, body=bytes([65 + n]) * 1000) for n in range(10)]
-    prebuilt = Prebuilt(budget=3500)
+    built = answers(budget=3500)
     for recorded in bodies:
-        prebuilt.response(TAPE, recorded)
-        prebuilt.response(TAPE, bodies[0])  # kept in use: never the one dropped
-        assert prebuilt.size <= 3500
-    assert [r is bodies[0] or r in bodies[-2:] for r, _ in prebuilt._built.values()] == [True] * 3
+        prebuilt(built, TAPE, recorded)
+        prebuilt(built, TAPE, bodies[0])  # kept in use: never the one dropped
+        assert built.size <= 3500
+    kept = {b.body for b in (bodies[0], *bodies[-2:])}
+    assert [r.raw_content in kept for r in built._results.values()] == [True] * 3
 
 
 def test_the_cache_is_emptied_for_another_tape():
-    prebuilt, other = Prebuilt(), object()
-    first = prebuilt.response(TAPE, GZIPPED)
-    assert prebuilt.response(other, GZIPPED).raw_content == first.raw_content
-    assert prebuilt.tape is other and prebuilt.size == len(first.raw_content), "only the other tape's answer kept"
+    built, other = answers(), object()
+    first = prebuilt(built, TAPE, GZIPPED)
+    assert prebuilt(built, other, GZIPPED).raw_content == first.raw_content
+    assert built.tape is other and built.size == len(first.raw_content), "only the other tape's answer kept"
 
 
 def test_a_memo_works_once_per_key_for_one_tape_and_keeps_the_latest_keys():
-    memo: Memo[str] = Memo(size=2)
+    memo: Memo[str] = Memo(2)
     work = []
 
     def read(key: str) -> str:

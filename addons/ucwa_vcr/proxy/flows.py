@@ -113,76 +113,57 @@ def response_of(recorded: Response, http_version: str = "HTTP/1.1") -> http.Resp
     return response
 
 
-class Prebuilt:
-    """Recorded responses as ready wire answers, each built once (encoded body, header bytes, reason), so a replay
-    answers with stored bytes as mitmproxy's own server replay does: re-compressing a gzip answer per request cost
-    more than everything else ucwa-vcr does for it.
-
-    Bounded: the least recently used answers go first beyond `budget` body bytes. Emptied when asked for the answers
-    of another tape (a cassette loaded again): entries are keyed by the identity of recorded responses.
-    """
-
-    def __init__(self, budget: int = 64 * 2**20) -> None:
-        self.tape: object = None  # what the recorded responses belong to (the session's matcher)
-        self.budget = budget
-        self.size = 0  # body bytes held
-        self._built: OrderedDict[tuple[int, str], tuple[Response, http.Response]] = OrderedDict()
-
-    def response(self, tape: object, recorded: Response, http_version: str = "HTTP/1.1") -> http.Response:
-        """A new live response giving back `recorded` (of `tape`), as response_of does, from the answer built for it."""
-        if tape is not self.tape:
-            self.tape, self.size = tape, 0
-            self._built.clear()
-        key = (id(recorded), http_version)
-        entry = self._built.get(key)
-        if entry is None or entry[0] is not recorded:  # (an id is unique only while its object lives)
-            entry = self._add(key, recorded, http_version)
-        else:
-            self._built.move_to_end(key)
-        built = entry[1]
-        # A shallow copy with its own data and headers: a fifth of the cost of building a Response, whose
-        # constructor type-checks every field.
-        response = copy.copy(built)
-        response.data = copy.copy(built.data)
-        response.data.headers = http.Headers(built.headers.fields)
-        response.timestamp_start = response.timestamp_end = time.time()
-        return response
-
-    def _add(self, key: tuple[int, str], recorded: Response, http_version: str) -> tuple[Response, http.Response]:
-        entry = self._built[key] = (recorded, response_of(recorded, http_version))
-        self.size += len(entry[1].raw_content or b"")
-        while self.size > self.budget and len(self._built) > 1:
-            _, (_, dropped) = self._built.popitem(last=False)
-            self.size -= len(dropped.raw_content or b"")
-        return entry
-
-
 T = TypeVar("T")
 
 
 class Memo(Generic[T]):
-    """The latest `size` results of work on answers from the cassette that depends only on its key (which holds the
-    answer's header fields and bytes: a prebuilt answer shares them), for one tape at a time. The same recorded answer
-    is then read once, not per request. Live answers are worked on directly: a memo of them would only hold their
-    bodies."""
+    """The latest results of work on answers from the cassette that depends only on its key, for one tape at a time:
+    the same recorded answer is worked on once, not per request. Bounded: the least recently used results go first
+    beyond `budget`, counted by `weight` (one per result by default). Live answers are worked on directly: a memo of
+    them would only hold their bodies."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, budget: int = 256, weight: Callable[[T], int] = lambda _: 1) -> None:
         self.tape: object = None
-        self.size = size
+        self.budget = budget
+        self.weight = weight
+        self.size = 0  # the weight of the results held
         self._results: OrderedDict[Hashable, T] = OrderedDict()
 
     def get(self, tape: object, key: Hashable, work: Callable[[], T]) -> T:
         """The result for `key` (an answer of `tape`): remembered, or `work()` done now and remembered."""
         if tape is not self.tape:
-            self.tape = tape
+            self.tape, self.size = tape, 0
             self._results.clear()
         if key in self._results:
             self._results.move_to_end(key)
             return self._results[key]
         result = self._results[key] = work()
-        if len(self._results) > self.size:
-            self._results.popitem(last=False)
+        self.size += self.weight(result)
+        while self.size > self.budget and len(self._results) > 1:
+            _, dropped = self._results.popitem(last=False)
+            self.size -= self.weight(dropped)
         return result
+
+
+def prebuilt(answers: Memo[http.Response], tape: object, recorded: Response,
+             http_version: str = "HTTP/1.1") -> http.Response:
+    """A new live response giving back `recorded`, a recorded answer of `tape` (the tape keeps its answers, so their
+    ids stay theirs), from the one `answers` built for it: its body encoded and its header bytes built once, so a
+    replay answers with stored bytes as mitmproxy's own server replay does (re-compressing a gzip answer per request
+    cost more than everything else ucwa-vcr does for it)."""
+    built = answers.get(tape, (id(recorded), http_version), lambda: response_of(recorded, http_version))
+    # A shallow copy with its own data and headers: a fifth of the cost of building a Response, whose constructor
+    # type-checks every field.
+    response = copy.copy(built)
+    response.data = copy.copy(built.data)
+    response.data.headers = http.Headers(built.headers.fields)
+    response.timestamp_start = response.timestamp_end = time.time()
+    return response
+
+
+def body_size(response: http.Response) -> int:
+    """What a built answer weighs in a Memo of answers: its body's bytes."""
+    return len(response.raw_content or b"")
 
 
 def error_response(name: str, accept: str) -> http.Response:

@@ -37,7 +37,7 @@ from ..cassette.model import Response
 from ..match import Matcher, Miss, url_parts
 from ..simulation import MeetingEvent, Simulation, events_body
 from ..text import counted
-from .flows import ANSWERED_BY, Answer, Prebuilt, error_response, mark, request_of, response_of
+from .flows import ANSWERED_BY, Answer, Memo, body_size, error_response, mark, prebuilt, request_of, response_of
 from .guard import FAILURE, guarded
 from .options_addon import OptionsAddon
 from .session import CassetteSession
@@ -154,7 +154,8 @@ class UcwaReplayer(OptionsAddon):
         self.session = session
         self._held: dict[tuple[str, str], Held] = {}  # held event P-GETs by (channel, ack)
         self._channels: EventChannels | None = None  # the recorded event channels, made at the first offline P-GET
-        self._prebuilt = Prebuilt()  # the recorded answers as sent, for the session's matcher
+        # the recorded answers as sent, for the session's matcher: at most 64 MiB of bodies
+        self._answers: Memo[http.Response] = Memo(64 * 2**20, body_size)
 
     @guarded
     async def request(self, flow: http.HTTPFlow) -> None:
@@ -225,7 +226,7 @@ class UcwaReplayer(OptionsAddon):
 
     def _recorded(self, recorded: Response, http_version: str) -> http.Response:
         """A live response giving back a recorded one, built once per cassette loaded."""
-        return self._prebuilt.response(self.session.matcher, recorded, http_version)
+        return prebuilt(self._answers, self.session.matcher, recorded, http_version)
 
     def _resync(self, flow: http.HTTPFlow) -> bool:
         """Answer `resync` to a P-GET whose ack its channel, known from the recording, cannot serve."""
